@@ -1,0 +1,188 @@
+"""Who is calling, and what Harbor lets them do.
+
+Project roles follow Harbor's RBAC (src/common/rbac/project): a role grants a set of
+(resource, action) pairs inside a project. System administrators may do everything.
+Robot accounts carry explicit permissions: [{kind, namespace, access:[{resource, action}]}].
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+
+from .errors import forbidden, unauthorized
+
+ROLE_NAMES = {1: "projectAdmin", 2: "developer", 3: "guest", 4: "maintainer", 5: "limitedGuest"}
+
+_READ = {
+    ("project", "read"),
+    ("metadata", "read"), ("metadata", "list"),
+    ("repository", "pull"), ("repository", "read"), ("repository", "list"),
+    ("artifact", "read"), ("artifact", "list"),
+    ("tag", "list"),
+    ("label", "read"), ("label", "list"),
+    ("quota", "read"),
+    ("scan", "read"),
+    ("sbom", "read"),
+}
+_LIMITED_GUEST = set(_READ)
+_GUEST = _READ | {
+    ("member", "read"), ("member", "list"),
+    ("log", "list"),
+    ("robot", "read"), ("robot", "list"),
+    ("immutable-tag", "list"),
+    ("tag-retention", "read"), ("tag-retention", "list"),
+}
+_DEVELOPER = _GUEST | {
+    ("repository", "push"),
+    ("artifact", "create"),
+    ("tag", "create"),
+    ("artifact-label", "create"), ("artifact-label", "delete"),
+    ("scan", "create"),
+    ("sbom", "create"),
+}
+_MAINTAINER = _DEVELOPER | {
+    ("repository", "delete"), ("repository", "update"),
+    ("artifact", "delete"),
+    ("tag", "delete"),
+    ("label", "create"), ("label", "update"), ("label", "delete"),
+    ("immutable-tag", "create"), ("immutable-tag", "update"), ("immutable-tag", "delete"),
+    ("tag-retention", "create"), ("tag-retention", "update"), ("tag-retention", "operate"),
+    ("webhook-policy", "read"), ("webhook-policy", "list"),
+    ("scan", "stop"),
+}
+_PROJECT_ADMIN = _MAINTAINER | {
+    ("project", "update"), ("project", "delete"),
+    ("metadata", "create"), ("metadata", "update"), ("metadata", "delete"),
+    ("member", "create"), ("member", "update"), ("member", "delete"),
+    ("robot", "create"), ("robot", "update"), ("robot", "delete"),
+    ("webhook-policy", "create"), ("webhook-policy", "update"), ("webhook-policy", "delete"),
+    ("tag-retention", "delete"),
+    ("scanner", "create"), ("scanner", "read"),
+    ("preheat-policy", "create"), ("preheat-policy", "read"),
+}
+ROLE_PERMISSIONS = {1: _PROJECT_ADMIN, 2: _DEVELOPER, 3: _GUEST, 4: _MAINTAINER, 5: _LIMITED_GUEST}
+
+# What a public project lets any caller (even anonymous) do.
+PUBLIC_PERMISSIONS = {
+    ("project", "read"), ("repository", "pull"), ("repository", "read"), ("repository", "list"),
+    ("artifact", "read"), ("artifact", "list"), ("tag", "list"), ("metadata", "read"), ("metadata", "list"),
+    ("label", "read"), ("label", "list"),
+}
+
+
+def hash_secret(secret, salt=None):
+    """Salted SHA-256: enough for a lab, and cheap so auth never dominates benchmarks."""
+    salt = salt or os.urandom(8).hex()
+    return salt + "$" + hashlib.sha256((salt + secret).encode()).hexdigest()
+
+
+def check_secret(secret, stored):
+    if not stored or "$" not in stored:
+        return False
+    salt = stored.split("$", 1)[0]
+    return hmac.compare_digest(hash_secret(secret, salt), stored)
+
+
+def parse_basic(header):
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        raw = base64.b64decode(header[6:].strip()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if ":" not in raw:
+        return None
+    return tuple(raw.split(":", 1))
+
+
+class Principal:
+    """The caller. `user` is the user document, `robot` the robot document (one or neither)."""
+
+    def __init__(self, user=None, robot=None):
+        self.user = user
+        self.robot = robot
+
+    @property
+    def anonymous(self):
+        return self.user is None and self.robot is None
+
+    @property
+    def sysadmin(self):
+        return bool(self.user and self.user.get("sysadmin_flag"))
+
+    @property
+    def username(self):
+        if self.user:
+            return self.user["username"]
+        if self.robot:
+            return self.robot["name"]
+        return "anonymous"
+
+    @property
+    def user_id(self):
+        return self.user["user_id"] if self.user else None
+
+    # -- checks -------------------------------------------------------------------
+    def require_login(self):
+        if self.anonymous:
+            raise unauthorized("UnAuthorized")
+
+    def require_sysadmin(self):
+        self.require_login()
+        if not self.sysadmin:
+            raise forbidden(f"{self.username} is not an administrator")
+
+    def project_role(self, tx, project):
+        """The caller's role id in `project` (a project document), or None."""
+        if self.user is None:
+            return None
+        member = tx.get_by_name("member", f"u:{self.user['user_id']}", parent=project["project_id"])
+        return member["role_id"] if member else None
+
+    def can(self, tx, project, resource, action):
+        if self.sysadmin:
+            return True
+        if self.robot is not None:
+            return robot_allows(self.robot, project, resource, action)
+        if project.get("metadata", {}).get("public") == "true" and (resource, action) in PUBLIC_PERMISSIONS:
+            return True
+        role = self.project_role(tx, project)
+        return role is not None and (resource, action) in ROLE_PERMISSIONS.get(role, set())
+
+    def require(self, tx, project, resource, action):
+        if not self.can(tx, project, resource, action):
+            if self.anonymous:
+                raise unauthorized("UnAuthorized")
+            raise forbidden(f"{self.username} has no permission to {action} {resource} in project {project['name']}")
+
+    def require_system(self, resource, action):
+        """System-level permission: sysadmins, or robots granted it at system level."""
+        self.require_login()
+        if self.sysadmin:
+            return
+        if self.robot is not None and robot_allows(self.robot, None, resource, action):
+            return
+        raise forbidden(f"{self.username} has no permission to {action} {resource}")
+
+
+def robot_allows(robot, project, resource, action):
+    if robot.get("disable"):
+        return False
+    for perm in robot.get("permissions") or []:
+        kind = perm.get("kind")
+        namespace = perm.get("namespace")
+        if project is None:
+            if kind != "system":
+                continue
+        elif kind == "project":
+            if namespace not in ("*", project["name"]):
+                continue
+        elif kind != "system":
+            continue
+        for access in perm.get("access") or []:
+            if access.get("effect", "allow") == "deny":
+                continue
+            if access.get("resource") in (resource, "*") and access.get("action") in (action, "*"):
+                return True
+    return False

@@ -1,0 +1,1 @@
+"""artifacts: routes and rules (to be filled)."""

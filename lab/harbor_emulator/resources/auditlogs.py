@@ -1,0 +1,1 @@
+"""auditlogs: routes and rules (to be filled)."""

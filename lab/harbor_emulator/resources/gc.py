@@ -1,0 +1,1 @@
+"""gc: routes and rules (to be filled)."""

@@ -1,0 +1,1 @@
+"""immutable: routes and rules (to be filled)."""

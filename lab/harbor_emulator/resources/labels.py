@@ -1,0 +1,1 @@
+"""labels: routes and rules (to be filled)."""

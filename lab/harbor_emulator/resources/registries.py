@@ -1,0 +1,1 @@
+"""registries: routes and rules (to be filled)."""

@@ -1,0 +1,1 @@
+"""replication: routes and rules (to be filled)."""

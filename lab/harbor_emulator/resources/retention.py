@@ -1,0 +1,1 @@
+"""retention: routes and rules (to be filled)."""

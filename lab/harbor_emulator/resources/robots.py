@@ -1,0 +1,1 @@
+"""robots: routes and rules (to be filled)."""

@@ -1,0 +1,1 @@
+"""webhooks: routes and rules (to be filled)."""

@@ -1,0 +1,211 @@
+"""The one persistence seam of the emulator.
+
+Every piece of Harbor state is a JSON document in `objects`, addressed by (kind, id),
+optionally under a parent (e.g. members under a project). Uniqueness (project names,
+user names and e-mails, ...) is enforced by the database through `unique_keys`, never by
+an in-process cache, so several emulator processes sharing one PostgreSQL database
+behave as one Harbor. Each request runs in one transaction: a failed request changes
+nothing.
+"""
+
+import contextlib
+import json
+import sqlite3
+import threading
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id BIGINT NOT NULL,"
+    " parent BIGINT NOT NULL DEFAULT 0, name TEXT, data TEXT NOT NULL, PRIMARY KEY (kind, id))",
+    "CREATE INDEX IF NOT EXISTS objects_by_name ON objects (kind, name)",
+    "CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (kind, parent)",
+    "CREATE TABLE IF NOT EXISTS unique_keys (kind TEXT NOT NULL, key TEXT NOT NULL,"
+    " id BIGINT NOT NULL, PRIMARY KEY (kind, key))",
+]
+
+
+class Duplicate(Exception):
+    """A unique key is already taken."""
+
+
+class Doc(dict):
+    """A stored document; `oid` and `parent` are the store's address of it."""
+
+    oid = 0
+    parent = 0
+
+
+class Store:
+    def __init__(self, url):
+        self.url = url
+        self.is_postgres = url.startswith(("postgresql://", "postgres://"))
+        self._local = threading.local()
+        # SQLite allows one writer; serialising transactions in-process avoids
+        # SQLITE_BUSY upgrades. PostgreSQL uses its own row locks.
+        self._sqlite_lock = threading.RLock()
+        with self.tx() as tx:
+            for statement in SCHEMA:
+                tx.execute(statement)
+
+    def _connect(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self.is_postgres:
+            import psycopg  # optional dependency: only for shared-database set-ups
+
+            conn = psycopg.connect(self.url, autocommit=False)
+        else:
+            path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else self.url
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def tx(self):
+        """One transaction; rolled back when the block raises."""
+        conn = self._connect()
+        if self.is_postgres:
+            import psycopg
+
+            try:
+                yield Tx(conn, True)
+                conn.commit()
+            except psycopg.OperationalError:
+                self._local.conn = None
+                with contextlib.suppress(Exception):
+                    conn.close()
+                raise
+            except BaseException:
+                conn.rollback()
+                raise
+            return
+        with self._sqlite_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(conn, False)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class Tx:
+    def __init__(self, conn, postgres):
+        self.conn = conn
+        self.postgres = postgres
+
+    def execute(self, sql, params=()):
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+            cur = self.conn.cursor()
+            cur.execute(sql, params)
+            return cur
+        return self.conn.execute(sql, params)
+
+    def _is_unique_violation(self, exc):
+        if self.postgres:
+            import psycopg
+
+            return isinstance(exc, psycopg.errors.UniqueViolation)
+        return isinstance(exc, sqlite3.IntegrityError)
+
+    # ids -------------------------------------------------------------------------
+    def next_id(self, kind):
+        """Harbor numbers each kind from 1 on its own."""
+        self.execute("INSERT INTO counters (kind, value) VALUES (?, 0) ON CONFLICT (kind) DO NOTHING", (kind,))
+        row = self.execute("UPDATE counters SET value = value + 1 WHERE kind = ? RETURNING value", (kind,)).fetchone()
+        return int(row[0])
+
+    # documents ---------------------------------------------------------------------
+    @staticmethod
+    def _doc(row):
+        doc = Doc(json.loads(row[3]))
+        doc.oid, doc.parent = int(row[0]), int(row[1])
+        return doc
+
+    def insert(self, kind, oid, data, parent=0, name=None, unique=()):
+        self._claim(kind, oid, unique)
+        self.execute(
+            "INSERT INTO objects (kind, id, parent, name, data) VALUES (?, ?, ?, ?, ?)",
+            (kind, oid, parent, name, json.dumps(data)),
+        )
+        return oid
+
+    def _claim(self, kind, oid, keys):
+        for key in keys:
+            if key is None:
+                continue
+            savepoint = "sp_unique"
+            self.execute(f"SAVEPOINT {savepoint}")
+            try:
+                self.execute("INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)", (kind, str(key), oid))
+            except Exception as exc:
+                self.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                if self._is_unique_violation(exc):
+                    raise Duplicate(key) from None
+                raise
+            self.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    def update(self, kind, oid, data, name=None, unique=None):
+        """Replace a document; when `unique` is given it replaces the document's keys."""
+        if unique is not None:
+            self.execute("DELETE FROM unique_keys WHERE kind = ? AND id = ?", (kind, oid))
+            self._claim(kind, oid, unique)
+        if name is None:
+            self.execute("UPDATE objects SET data = ? WHERE kind = ? AND id = ?", (json.dumps(data), kind, oid))
+        else:
+            self.execute(
+                "UPDATE objects SET data = ?, name = ? WHERE kind = ? AND id = ?", (json.dumps(data), name, kind, oid)
+            )
+
+    def delete(self, kind, oid):
+        self.execute("DELETE FROM unique_keys WHERE kind = ? AND id = ?", (kind, oid))
+        self.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, oid))
+
+    def delete_children(self, kind, parent):
+        for doc in self.list(kind, parent=parent):
+            self.delete(kind, doc.oid)
+
+    def get(self, kind, oid, for_update=False):
+        sql = "SELECT id, parent, name, data FROM objects WHERE kind = ? AND id = ?"
+        if for_update and self.postgres:
+            sql += " FOR UPDATE"
+        row = self.execute(sql, (kind, oid)).fetchone()
+        return self._doc(row) if row else None
+
+    def get_by_name(self, kind, name, parent=None):
+        if parent is None:
+            row = self.execute(
+                "SELECT id, parent, name, data FROM objects WHERE kind = ? AND name = ? ORDER BY id LIMIT 1", (kind, name)
+            ).fetchone()
+        else:
+            row = self.execute(
+                "SELECT id, parent, name, data FROM objects WHERE kind = ? AND parent = ? AND name = ? ORDER BY id LIMIT 1",
+                (kind, parent, name),
+            ).fetchone()
+        return self._doc(row) if row else None
+
+    def list(self, kind, parent=None):
+        if parent is None:
+            rows = self.execute("SELECT id, parent, name, data FROM objects WHERE kind = ? ORDER BY id", (kind,))
+        else:
+            rows = self.execute(
+                "SELECT id, parent, name, data FROM objects WHERE kind = ? AND parent = ? ORDER BY id", (kind, parent)
+            )
+        return [self._doc(row) for row in rows.fetchall()]
+
+    def count(self, kind, parent=None):
+        if parent is None:
+            row = self.execute("SELECT COUNT(*) FROM objects WHERE kind = ?", (kind,)).fetchone()
+        else:
+            row = self.execute("SELECT COUNT(*) FROM objects WHERE kind = ? AND parent = ?", (kind, parent)).fetchone()
+        return int(row[0])
