@@ -74,6 +74,14 @@ class Emulator:
 
         bootstrap.ensure(self)
 
+    def publish(self, event):
+        """Registry events ({"action": "push"|"delete", "repository", "digest", "tag", ...}) to listeners."""
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+
     # -- facts other parts provide ---------------------------------------------------
     def config_value(self, tx, key):
         from .resources import system

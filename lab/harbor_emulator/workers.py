@@ -1,15 +1,24 @@
-"""Background parts of an emulator process: the Distribution registry and job runners.
+"""Background parts of an emulator process.
 
-attach() starts what the process needs; detach() stops it. Filled in by the registry,
-replication and GC modules.
+attach() starts them, detach() stops them (in reverse order):
+- distribution.attach: the CNCF Distribution registry (own process, or --registry-url), sets emulator.registry
+- jobs.attach: job runners and the cron scheduler (replication, GC, audit-log purge)
+Each attach appends its stop callables to emulator.background.
 """
 
 
 def attach(emulator, start_registry=True):
+    from . import distribution, jobs
+
     emulator.background = []
+    distribution.attach(emulator, start_registry)
+    jobs.attach(emulator)
 
 
 def detach(emulator):
     for stop in reversed(getattr(emulator, "background", [])):
-        stop()
+        try:
+            stop()
+        except Exception:  # stopping is best effort; one failure must not leave the rest running
+            pass
     emulator.background = []
