@@ -6,11 +6,17 @@ harbor_spec.py): the emulator tests double as conformance tests.
 
 import os
 import shutil
+import sys
 
 import pytest
 import requests
 
 from harbor_emulator.server import Server, build
+
+# The collection is importable as ansible_collections.registryops.harbor through the
+# .collections link that `make venv` creates.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, ".collections"))
 
 from . import harbor_spec
 

@@ -1,0 +1,122 @@
+"""The collection's HTTP client against the real emulator (and a flaky local server for retries)."""
+
+import http.server
+import threading
+
+import pytest
+
+from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import HarborClient, HarborError
+
+
+def client_for(harbor, **kwargs):
+    return HarborClient(harbor.url, "admin", "Harbor12345", **kwargs)
+
+
+def test_list_follows_pagination_over_several_pages(harbor, admin):
+    for i in range(250):
+        admin.create_project(f"p{i:03d}")
+    client = client_for(harbor)
+    projects = client.list("/projects")
+    assert len(projects) == 251
+    assert len({p["name"] for p in projects}) == 251
+    assert client.request_count == 3  # 100 + 100 + 51
+
+
+def test_members_beyond_the_tenth_are_seen(harbor, admin):
+    pid = admin.create_project("crowd")
+    for i in range(15):
+        admin.create_user(f"user{i:02d}")
+        admin.add_member(pid, f"user{i:02d}", 2)
+    members = client_for(harbor).list(f"/projects/{pid}/members")
+    assert len(members) == 16  # 15 + the creator
+
+
+def test_error_message_has_status_code_method_path_and_request_id(harbor):
+    client = client_for(harbor)
+    with pytest.raises(HarborError) as info:
+        client.get("/projects/nope", headers={"X-Is-Resource-Name": "true"})
+    err = info.value
+    assert err.status == 404 and err.code == "NOT_FOUND"
+    text = str(err)
+    assert "GET /api/v2.0/projects/nope" in text and "404" in text and err.request_id in text
+
+
+def test_create_returns_id_from_location_and_keeps_no_cookies(harbor):
+    client = client_for(harbor)
+    client.get("/projects")  # the emulator hands out a sid cookie, like Harbor
+    assert len(client.session.cookies) == 0
+    new_id, body = client.create("/projects", {"project_name": "fresh"})
+    assert new_id == 2 and body is None  # would be a 403 CSRF failure if the cookie had been kept
+
+
+def test_get_or_none(harbor):
+    assert client_for(harbor).get_or_none("/users/999") is None
+
+
+class Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers 503 `fail` times, then 200; counts every request it sees."""
+
+    fail = 2
+    seen = 0
+
+    def _answer(self):
+        type(self).seen += 1
+        if type(self).seen <= type(self).fail:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flaky():
+    Flaky.seen = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_idempotent_get_is_retried_on_503(flaky):
+    client = HarborClient(flaky, "u", "p", backoff=0.01, retries=3)
+    assert client.get("/x") == {"ok": True}
+    assert Flaky.seen == 3
+
+
+def test_post_is_never_retried(flaky):
+    client = HarborClient(flaky, "u", "p", backoff=0.01, retries=3)
+    with pytest.raises(HarborError) as info:
+        client.create("/x", {})
+    assert info.value.status == 503
+    assert Flaky.seen == 1
+
+
+def test_retries_exhausted_reports_the_last_status(flaky):
+    Flaky.fail = 10
+    try:
+        client = HarborClient(flaky, "u", "p", backoff=0.01, retries=2)
+        with pytest.raises(HarborError) as info:
+            client.get("/x")
+        assert info.value.status == 503 and Flaky.seen == 3
+    finally:
+        Flaky.fail = 2
+
+
+def test_unreachable_harbor_is_a_clear_error():
+    client = HarborClient("http://127.0.0.1:9", "u", "p", backoff=0.01, retries=1, timeout=2)
+    with pytest.raises(HarborError) as info:
+        client.get("/ping")
+    assert "cannot reach Harbor" in str(info.value)
