@@ -61,7 +61,7 @@ class Body:
             expected = _TYPE_NAMES[types[0]]
             raise bad_request(f"{name} in {self.where} must be of type {expected}: \"{_type_name(value)}\"")
 
-    def str(self, name, required=False, default=MISSING, min_len=None, max_len=None, pattern=None, choices=None):
+    def str(self, name, required=False, default=None, min_len=None, max_len=None, pattern=None, choices=None):
         value = self._get(name, required)
         if value is MISSING:
             return default
@@ -76,14 +76,14 @@ class Body:
             raise bad_request(f"{name} in {self.where} should be one of {sorted(choices)}")
         return value
 
-    def bool(self, name, required=False, default=MISSING):
+    def bool(self, name, required=False, default=None):
         value = self._get(name, required)
         if value is MISSING:
             return default
         self._check_type(name, value, bool)
         return value
 
-    def int(self, name, required=False, default=MISSING, minimum=None, maximum=None):
+    def int(self, name, required=False, default=None, minimum=None, maximum=None):
         value = self._get(name, required)
         if value is MISSING:
             return default

@@ -111,6 +111,13 @@ class Resource(object):
     def read(self, params):
         raise NotImplementedError
 
+    def bind(self, current):
+        """Called with what read() returned, before wanted(): for resources whose wanted
+        state depends on the current one."""
+
+    def desired_absent(self, params):
+        return params.get("state") == "absent"
+
     def state(self, current):
         raise NotImplementedError
 
@@ -126,9 +133,17 @@ class Resource(object):
     def delete(self, params, current):
         raise NotImplementedError
 
+    def hidden_changes(self, params, current):
+        """Names of write-only settings (passwords, secrets) that differ although they cannot be
+        read back; each is passed to update() as changes[name] = True and shown masked in the diff."""
+        return []
+
     def extra_result(self, params, current, after):
         """Additional result keys (e.g. a robot secret)."""
         return {}
+
+
+MASK = "********"
 
 
 def hide(state, secret_keys):
@@ -174,11 +189,11 @@ class HarborModule(object):
         resource = self.resource
         check = self.module.check_mode
         current = resource.read(params)
+        resource.bind(current)
         before = resource.state(current) if current is not None else {}
-        state = params.get("state", "present")
         changed = False
         created = False
-        if state == "absent":
+        if resource.desired_absent(params):
             after = {}
             if current is not None:
                 changed = True
@@ -200,6 +215,10 @@ class HarborModule(object):
                 )
                 after = copy.deepcopy(before)
                 after.update(changes)
+                for name in resource.hidden_changes(params, current):
+                    changes[name] = True
+                    before[name] = MASK
+                    after[name] = MASK + " (changed)"
                 if changes:
                     changed = True
                     if not check:
