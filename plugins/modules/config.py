@@ -19,7 +19,7 @@ description:
     never returned by Harbor, so they are passed in O(secrets) and handled as write-only, see O(update_secrets).
   - O(read_only=true) puts the registry in maintenance mode (pulls work, pushes and deletions are refused).
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

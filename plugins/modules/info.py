@@ -16,7 +16,7 @@ description:
     policies, replication executions and robot accounts, each with all pages of Harbor's list.
   - Never changes anything; runs in check mode too. Secrets are never part of the result.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

@@ -18,7 +18,7 @@ description:
   - The storage quota of an existing project is changed through Harbor's quota API, as Harbor only
     takes it on creation.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

@@ -18,7 +18,7 @@ description:
     except the account running the module (O(api_username)), which is never removed by accident.
   - Reads every member of the project, across all pages of Harbor's list.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

@@ -20,7 +20,7 @@ description:
     it is sent again on every run (and reported as a change).
   - Deleting an endpoint that replication policies use fails with the names of those policies.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

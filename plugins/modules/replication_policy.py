@@ -20,7 +20,7 @@ description:
   - Only event-based policies replicate deletions. Events that happen while the remote side is down are
     not replayed by Harbor; pair an event-based policy with a scheduled one to catch up.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:

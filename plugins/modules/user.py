@@ -12,7 +12,7 @@ module: user
 short_description: Manage Harbor local users
 version_added: 0.1.0
 description:
-  - Create, update and delete users of Harbor's own user database (O(auth_mode=db_auth)).
+  - Create, update and delete users of Harbor's own user database (Harbor's C(auth_mode) V(db_auth)).
   - Only the options you set are compared and changed.
   - Harbor never returns passwords. With O(update_password=on_create) (the default) a password is only
     used when the user is created. With O(update_password=always) the module logs in as the user with
@@ -20,7 +20,7 @@ description:
     check mode can tell too.
   - Harbor deletes users softly; it renames a deleted user to C(name#id), so the name can be used again.
 author:
-  - registryops.harbor contributors
+  - registryops.harbor maintainers (@registryops)
 extends_documentation_fragment:
   - registryops.harbor.harbor
 attributes:
@@ -32,7 +32,7 @@ attributes:
     description: Shows the user's profile before and after; a password change is shown masked.
 options:
   username:
-    description: Login name; 1 to 255 characters, none of C(, ~ # $ % ").
+    description: Login name; 1 to 255 characters, without commas, tildes, double quotes and the characters C(#), C($) and C(%).
     type: str
     required: true
     aliases: [name]

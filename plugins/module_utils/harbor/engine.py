@@ -73,8 +73,7 @@ def normalise(value):
 def differs(current, wanted, unordered=False):
     a, b = normalise(current), normalise(wanted)
     if unordered and isinstance(a, list) and isinstance(b, list):
-        key = lambda item: repr(item)  # noqa: E731 - a sort key, not a function worth naming
-        return sorted(a, key=key) != sorted(b, key=key)
+        return sorted(a, key=repr) != sorted(b, key=repr)
     return a != b
 
 

@@ -108,7 +108,7 @@ class UserResource(Resource):
             raise InvalidInput("creating user %s needs %s" % (params["username"], ", ".join(missing)))
         body = {"username": params["username"], "password": params["password"], "email": params["email"],
                 "realname": params["realname"], "comment": params.get("comment") or ""}
-        new_id, _ = self.client.create("/users", body)
+        new_id, dummy = self.client.create("/users", body)
         if params.get("sysadmin"):
             self.client.update("/users/%s/sysadmin" % new_id, {"sysadmin_flag": True})
         return None
