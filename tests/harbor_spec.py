@@ -32,7 +32,7 @@ def load():
             _SPEC = {}
             return _SPEC
         with open(path) as handle:
-            raw = yaml.safe_load(handle)
+            raw = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         ops = []
         for template, item in raw["paths"].items():
             pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
@@ -81,6 +81,10 @@ def _nullable(node):
         out = {k: _nullable(v) for k, v in node.items()}
         if out.get("x-nullable") and "type" in out:
             out["type"] = [out["type"], "null"]
+        if out.get("additionalProperties") == {"type": "object"}:
+            # go-swagger makes this map[string]interface{}: Harbor takes any value there
+            # (retention params {"latestPushedK": 10}, schedule parameters {"dry_run": true})
+            out["additionalProperties"] = {}
         return out
     if isinstance(node, list):
         return [_nullable(v) for v in node]

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request
 
 from . import auth, resources  # noqa: F401  (resources registers the routes)
 from .errors import HarborError
+from .resources import auditlogs
 from .store import Duplicate
 from .web import ROUTES, Ctx, empty, json_response
 
@@ -53,6 +54,26 @@ class RequestLog:
         return {"total": sum(counts.values()), "writes": writes, "by_route": counts}
 
 
+_ROUTING = None
+
+
+def routing():
+    """The URL map, compiled once per process (werkzeug's rule compilation is slow and the
+    routes never change after import)."""
+    global _ROUTING
+    if _ROUTING is None or _ROUTING[2] != len(ROUTES):  # rebuilt when a route is added later
+        handlers = {}
+        rules = []
+        # explicit HEAD handlers first: werkzeug also answers HEAD with a GET rule
+        ordered = sorted(ROUTES, key=lambda r: "HEAD" not in r[1])
+        for index, (rule, methods, handler, options) in enumerate(ordered):
+            endpoint = str(index)
+            handlers[endpoint] = (rule, handler, options)
+            rules.append(Rule(rule, methods=list(methods), endpoint=endpoint, strict_slashes=False))
+        _ROUTING = (Map(rules, merge_slashes=False), handlers, len(ROUTES))
+    return _ROUTING[0], _ROUTING[1]
+
+
 class Emulator:
     def __init__(self, store, settings):
         self.store = store
@@ -61,15 +82,7 @@ class Emulator:
         self.csrf_secret = secrets.token_bytes(16)
         self.registry = None  # set by the server when a Distribution registry is attached
         self.listeners = []  # callables(event dict) for registry events (replication, audit)
-        self._handlers = {}
-        rules = []
-        # explicit HEAD handlers first: werkzeug also answers HEAD with a GET rule
-        ordered = sorted(ROUTES, key=lambda r: "HEAD" not in r[1])
-        for index, (rule, methods, handler, options) in enumerate(ordered):
-            endpoint = str(index)
-            self._handlers[endpoint] = (rule, handler, options)
-            rules.append(Rule(rule, methods=list(methods), endpoint=endpoint, strict_slashes=False))
-        self.url_map = Map(rules, merge_slashes=False)
+        self.url_map, self._handlers = routing()
         from . import bootstrap
 
         bootstrap.ensure(self)
@@ -164,14 +177,36 @@ class Emulator:
     def run(self, request, handler, options, values):
         if not options["tx"]:
             principal = self.principal_in_own_tx(request) if options["auth"] else None
-            return self._respond(handler(Ctx(self, request, None, principal), **values))
+            pending = self.audit_begin_in_own_tx(request)
+            response = self._respond(handler(Ctx(self, request, None, principal), **values))
+            self.audit_finish_in_own_tx(pending, principal, response)
+            return response
         with self.store.tx() as tx:
             principal = self.principal(tx, request) if options["auth"] else None
+            pending = auditlogs.begin(tx, request)
             try:
                 result = handler(Ctx(self, request, tx, principal), **values)
             except Duplicate as exc:
                 raise HarborError(409, f"{exc.args[0]} already exists") from None
-            return self._respond(result)
+            response = self._respond(result)
+            auditlogs.finish(tx, pending, principal or auth.Principal(), response)
+            return response
+
+    # -- audit log: every successful write under /api/ (see resources/auditlogs.py) ----
+    def audit_begin_in_own_tx(self, request):
+        if not auditlogs.audited(request):
+            return None
+        with self.store.tx() as tx:
+            return auditlogs.begin(tx, request)
+
+    def audit_finish_in_own_tx(self, pending, principal, response):
+        if pending is None or not 200 <= response.status_code < 300:
+            return
+        try:  # the write is done and committed: a failure to audit it must not fail the request
+            with self.store.tx() as tx:
+                auditlogs.finish(tx, pending, principal or auth.Principal(), response)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
 
     @staticmethod
     def _respond(result):

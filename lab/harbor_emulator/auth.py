@@ -14,61 +14,68 @@ from .errors import forbidden, unauthorized
 
 ROLE_NAMES = {1: "projectAdmin", 2: "developer", 3: "guest", 4: "maintainer", 5: "limitedGuest"}
 
-_READ = {
-    ("project", "read"),
-    ("metadata", "read"), ("metadata", "list"),
-    ("repository", "pull"), ("repository", "read"), ("repository", "list"),
-    ("artifact", "read"), ("artifact", "list"),
-    ("tag", "list"),
-    ("label", "read"), ("label", "list"),
-    ("quota", "read"),
-    ("scan", "read"),
-    ("sbom", "read"),
-}
-_LIMITED_GUEST = set(_READ)
-_GUEST = _READ | {
-    ("member", "read"), ("member", "list"),
-    ("log", "list"),
-    ("robot", "read"), ("robot", "list"),
-    ("immutable-tag", "list"),
-    ("tag-retention", "read"), ("tag-retention", "list"),
-}
-_DEVELOPER = _GUEST | {
-    ("repository", "push"),
-    ("artifact", "create"),
-    ("tag", "create"),
-    ("artifact-label", "create"), ("artifact-label", "delete"),
-    ("scan", "create"),
-    ("sbom", "create"),
-}
-_MAINTAINER = _DEVELOPER | {
-    ("repository", "delete"), ("repository", "update"),
-    ("artifact", "delete"),
-    ("tag", "delete"),
-    ("label", "create"), ("label", "update"), ("label", "delete"),
-    ("immutable-tag", "create"), ("immutable-tag", "update"), ("immutable-tag", "delete"),
-    ("tag-retention", "create"), ("tag-retention", "update"), ("tag-retention", "operate"),
-    ("webhook-policy", "read"), ("webhook-policy", "list"),
-    ("scan", "stop"),
-}
-_PROJECT_ADMIN = _MAINTAINER | {
-    ("project", "update"), ("project", "delete"),
-    ("metadata", "create"), ("metadata", "update"), ("metadata", "delete"),
-    ("member", "create"), ("member", "update"), ("member", "delete"),
-    ("robot", "create"), ("robot", "update"), ("robot", "delete"),
-    ("webhook-policy", "create"), ("webhook-policy", "update"), ("webhook-policy", "delete"),
-    ("tag-retention", "delete"),
-    ("scanner", "create"), ("scanner", "read"),
-    ("preheat-policy", "create"), ("preheat-policy", "read"),
-}
+
+def _grants(*groups):
+    """{(resource, action)} from ("resource", "action action ...") pairs."""
+    return {(resource, action) for resource, actions in groups for action in actions.split()}
+
+
+# Harbor's rolePoliciesMap (src/common/rbac/project/rbac_role.go, v2.11+: maintainers lost
+# metadata writes and only project admins list the project's logs; chart resources are gone).
+# "project" stands for Harbor's ResourceSelf (the project itself).
+_PROJECT_ADMIN = _grants(
+    ("project", "read update delete"), ("member", "create read update delete list"),
+    ("metadata", "create read update delete"), ("log", "list"),
+    ("label", "create read update delete list"), ("quota", "read"),
+    ("repository", "create read update delete list pull push"),
+    ("tag-retention", "create read update delete list operate"),
+    ("immutable-tag", "create update delete list"), ("configuration", "read update"),
+    ("robot", "create read update delete list"), ("notification-policy", "create update delete list read"),
+    ("scan", "create read stop"), ("sbom", "create stop read"), ("scanner", "read create"),
+    ("artifact", "create read delete list"), ("artifact-addition", "read"), ("tag", "list create delete"),
+    ("accessory", "list"), ("artifact-label", "create delete"),
+    ("preheat-policy", "create read update delete list"), ("export-cve", "create read list"),
+)
+_MAINTAINER = _grants(
+    ("project", "read"), ("member", "read list"), ("metadata", "read"), ("quota", "read"),
+    ("label", "create read update delete list"),
+    ("repository", "create read update delete list push pull"),
+    ("tag-retention", "create read update delete list operate"), ("accessory", "list"),
+    ("immutable-tag", "create update delete list"), ("configuration", "read"), ("robot", "read list"),
+    ("notification-policy", "read list"), ("scan", "create read stop"), ("sbom", "create stop read"),
+    ("scanner", "read"), ("artifact", "create read delete list"), ("artifact-addition", "read"),
+    ("tag", "list create delete"), ("artifact-label", "create delete"), ("export-cve", "create read list"),
+)
+_DEVELOPER = _grants(
+    ("project", "read"), ("member", "read list"), ("label", "read list"), ("quota", "read"),
+    ("repository", "create read update list push pull"),
+    ("tag-retention", "create read update delete list operate"), ("configuration", "read"),
+    ("robot", "read list"), ("scan", "read"), ("sbom", "read"), ("scanner", "read"),
+    ("artifact", "create read list"), ("artifact-addition", "read"), ("tag", "list create"),
+    ("accessory", "list"), ("artifact-label", "create delete"), ("export-cve", "create read list"),
+)
+_GUEST = _grants(
+    ("project", "read"), ("member", "read list"), ("label", "read list"), ("quota", "read"),
+    ("repository", "read list pull"), ("configuration", "read"), ("robot", "read list"),
+    ("scan", "read"), ("sbom", "read"), ("scanner", "read"), ("tag", "list"), ("accessory", "list"),
+    ("artifact", "read list"), ("artifact-addition", "read"),
+)
+_LIMITED_GUEST = _grants(
+    ("project", "read"), ("quota", "read"), ("repository", "list read pull"), ("configuration", "read"),
+    ("scan", "read"), ("sbom", "read"), ("scanner", "read"), ("tag", "list"), ("accessory", "list"),
+    ("artifact", "read list"), ("artifact-addition", "read"),
+)
 ROLE_PERMISSIONS = {1: _PROJECT_ADMIN, 2: _DEVELOPER, 3: _GUEST, 4: _MAINTAINER, 5: _LIMITED_GUEST}
 
-# What a public project lets any caller (even anonymous) do.
-PUBLIC_PERMISSIONS = {
-    ("project", "read"), ("repository", "pull"), ("repository", "read"), ("repository", "list"),
-    ("artifact", "read"), ("artifact", "list"), ("tag", "list"), ("metadata", "read"), ("metadata", "list"),
-    ("label", "read"), ("label", "list"),
-}
+# What a public project lets any caller (even anonymous) do: Harbor's publicProjectPolicies.
+PUBLIC_PERMISSIONS = _grants(
+    ("project", "read"), ("label", "read list"), ("repository", "list pull read"), ("scan", "read"),
+    ("scanner", "read"), ("tag", "list"), ("artifact", "read list"), ("artifact-addition", "read"),
+    ("accessory", "list"), ("sbom", "read"),
+)
+
+# Names some emulator modules use for a Harbor resource.
+RESOURCE_ALIASES = {"webhook-policy": "notification-policy"}
 
 
 def hash_secret(secret, salt=None):
@@ -141,12 +148,14 @@ class Principal:
         return member["role_id"] if member else None
 
     def can(self, tx, project, resource, action):
+        resource = RESOURCE_ALIASES.get(resource, resource)
         if self.sysadmin:
+            return True
+        # a public project is readable by anyone, robots included
+        if project.get("metadata", {}).get("public") == "true" and (resource, action) in PUBLIC_PERMISSIONS:
             return True
         if self.robot is not None:
             return robot_allows(self.robot, project, resource, action)
-        if project.get("metadata", {}).get("public") == "true" and (resource, action) in PUBLIC_PERMISSIONS:
-            return True
         role = self.project_role(tx, project)
         return role is not None and (resource, action) in ROLE_PERMISSIONS.get(role, set())
 

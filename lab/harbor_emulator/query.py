@@ -1,7 +1,8 @@
 """Harbor's list conventions: `q` filters, `sort`, `page`/`page_size`, `X-Total-Count`, `Link`.
 
 q syntax (Harbor's lib/q): comma-separated `key=value` terms where value is
-`v` (exact), `~v` (fuzzy: substring), `[a~b]` (range), `{a b}` (all of) or `(a b)` (any of).
+`v` (exact), `~v` (fuzzy: substring), `[a~b]` (range), `{a b}` (union: any of) or `(a b)`
+(intersection: all of), as Harbor's swagger describes them.
 """
 
 from urllib.parse import urlencode
@@ -53,9 +54,9 @@ def parse_q(raw):
             low, high = value[1:-1].split("~", 1)
             terms.append((key, "range", (low.strip() or None, high.strip() or None)))
         elif value.startswith("{") and value.endswith("}"):
-            terms.append((key, "and", value[1:-1].split()))
-        elif value.startswith("(") and value.endswith(")"):
             terms.append((key, "or", value[1:-1].split()))
+        elif value.startswith("(") and value.endswith(")"):
+            terms.append((key, "and", value[1:-1].split()))
         else:
             terms.append((key, "exact", value))
     return terms

@@ -1,11 +1,16 @@
 """Process wiring: storage, the Distribution registry, background workers and the HTTP server."""
 
+import io
 import os
 import signal
+import socket
+import sys
 import tempfile
 import threading
+import traceback
 
 from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wsgi import LimitedStream
 
 from .app import Emulator, Settings
 from .store import Store
@@ -14,11 +19,154 @@ BANNER = "harbor-emulator: LAB ONLY - a Harbor API stand-in for tests and demos,
 
 
 class _Handler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients of real Harbor expect
+    """werkzeug's request handler with HTTP/1.1 keep-alive.
+
+    werkzeug's development server answers every request with `Connection: close`, so each
+    request paid for a new TCP connection, a new thread and a new database connection.
+    Clients of real Harbor (and our benchmarks) keep connections alive: run_wsgi below
+    frames every response (Content-Length or chunked) and drains the request body, so the
+    connection can carry the next request.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 300  # an idle keep-alive connection is closed after this many seconds
+
+    def setup(self):
+        super().setup()
+        _track(self.server, self.connection, True)
+
+    def finish(self):
+        _track(self.server, self.connection, False)
+        super().finish()
 
     def log_request(self, code="-", size="-"):
         if os.environ.get("HARBOR_EMULATOR_ACCESS_LOG"):
             super().log_request(code, size)
+
+    def log_error(self, format, *args):
+        if "timed out" not in format:  # idle keep-alive connections time out: not an error
+            super().log_error(format, *args)
+
+    def run_wsgi(self):
+        if getattr(self.server, "stopping", False):
+            self.close_connection = True
+            return
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        body = self._request_body(environ)
+        if body is None:
+            return
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            if exc_info and started.get("sent"):
+                raise exc_info[1].with_traceback(exc_info[2])
+            started["status"], started["headers"] = status, headers
+            return lambda data: None  # the legacy write() callable: the emulator never uses it
+
+        try:
+            chunks = self.server.app(environ, start_response)
+        except Exception:  # the emulator turns its own errors into responses; this is a bug
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            started = {"status": "500 INTERNAL SERVER ERROR", "headers": [("Content-Length", "0")]}
+            chunks = []
+        try:
+            self._send(environ, started, chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        if not self.close_connection:
+            self._drain(body)
+
+    def _request_body(self, environ):
+        """wsgi.input bounded to this request's body, so the next request stays readable."""
+        if environ.get("wsgi.input_terminated"):  # chunked: werkzeug's DechunkedInput
+            return environ["wsgi.input"]
+        raw = environ.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.send_error(400, "invalid Content-Length")
+            self.close_connection = True
+            return None
+        stream = LimitedStream(self.rfile, length) if length else io.BytesIO(b"")
+        environ["wsgi.input"] = stream
+        return stream
+
+    def _drain(self, body):
+        """Read what the application left of the body; a large rest is cheaper to drop with the connection."""
+        try:
+            if isinstance(body, LimitedStream):
+                if body.limit - body.tell() > 1 << 20:
+                    self.close_connection = True
+                else:
+                    body.exhaust()
+            elif not isinstance(body, io.BytesIO):
+                while body.read(1 << 16):
+                    pass
+        except (OSError, ValueError):
+            self.close_connection = True
+
+    def _send(self, environ, started, chunks):
+        iterator = iter(chunks)
+        try:
+            first = next(iterator, b"")  # a generator application calls start_response by now
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            iterator, first = iter(()), b""
+            started.update(status="500 INTERNAL SERVER ERROR", headers=[("Content-Length", "0")])
+        status, headers = started["status"], started["headers"]
+        code = int(status.split(None, 1)[0])
+        keys = {key.lower() for key, _ in headers}
+        bodiless = environ["REQUEST_METHOD"] == "HEAD" or code in (204, 304) or 100 <= code < 200
+        chunked = not bodiless and "content-length" not in keys and self.request_version == "HTTP/1.1"
+        if not bodiless and "content-length" not in keys and not chunked:
+            self.close_connection = True  # HTTP/1.0 without a length: the body ends with the connection
+        lines = [f"{self.protocol_version} {status}", f"Server: {self.version_string()}",
+                 f"Date: {self.date_time_string()}"]
+        lines += [f"{key}: {value}" for key, value in headers]
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        started["sent"] = True
+        size = 0
+        pending = [head]
+        for data in _chain(first, iterator):
+            if not data or bodiless:
+                continue
+            size += len(data)
+            pending.append(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            if len(pending) > 16 or size > 1 << 16:
+                self.wfile.write(b"".join(pending))
+                pending = []
+        if chunked:
+            pending.append(b"0\r\n\r\n")
+        self.wfile.write(b"".join(pending))
+        self.log_request(code, size)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _track(server, connection, add):
+    """Remember open client connections, so stopping the server can close idle keep-alive ones."""
+    lock = getattr(server, "connections_lock", None)
+    if lock is None:
+        return
+    with lock:
+        if add:
+            server.connections.add(connection)
+        else:
+            server.connections.discard(connection)
 
 
 def build(db=None, data_dir=None, admin_password="Harbor12345", external_url=None, registry_url=None,
@@ -44,6 +192,9 @@ class Server:
         self.emulator = emulator
         self.httpd = make_server(host, port, emulator, threaded=True, request_handler=_Handler)
         self.httpd.daemon_threads = True
+        self.httpd.stopping = False
+        self.httpd.connections = set()
+        self.httpd.connections_lock = threading.Lock()
         self.host, self.port = host, self.httpd.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread = None
@@ -54,12 +205,25 @@ class Server:
         self._thread.start()
         return self
 
+    def close_connections(self):
+        """End keep-alive connections: a stopped emulator must look down to its clients."""
+        with self.httpd.connections_lock:
+            connections = list(self.httpd.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def serve_forever(self):
-        self.httpd.serve_forever()
+        # a short poll interval makes SIGTERM (shutdown) take milliseconds, not half a second
+        self.httpd.serve_forever(poll_interval=0.05)
 
     def stop(self):
+        self.httpd.stopping = True
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.close_connections()
         from . import workers
 
         workers.detach(self.emulator)

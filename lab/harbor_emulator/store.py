@@ -39,63 +39,94 @@ class Store:
     def __init__(self, url):
         self.url = url
         self.is_postgres = url.startswith(("postgresql://", "postgres://"))
-        self._local = threading.local()
+        self._local = threading.local()  # the connection of a transaction in progress on this thread
+        self._idle = []
+        self._idle_lock = threading.Lock()
         # SQLite allows one writer; serialising transactions in-process avoids
         # SQLITE_BUSY upgrades. PostgreSQL uses its own row locks.
         self._sqlite_lock = threading.RLock()
         with self.tx() as tx:
+            if self.is_postgres:
+                # CREATE TABLE IF NOT EXISTS races between processes starting together
+                # (duplicate pg_type row): serialise schema creation with an advisory lock.
+                tx.execute("SELECT pg_advisory_xact_lock(72616)")
             for statement in SCHEMA:
                 tx.execute(statement)
 
-    def _connect(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+    # Connections are pooled, not per thread: the HTTP server may start a thread per client
+    # connection, and opening a database connection per thread (a PostgreSQL backend each)
+    # cost more than the request. A connection only carries transactions, never state.
+    POOL_IDLE_MAX = 8
+
+    def _open(self):
         if self.is_postgres:
             import psycopg  # optional dependency: only for shared-database set-ups
 
-            conn = psycopg.connect(self.url, autocommit=False)
-        else:
-            path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else self.url
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        self._local.conn = conn
+            return psycopg.connect(self.url, autocommit=False)
+        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else self.url
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _acquire(self):
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._open()
+
+    def _release(self, conn):
+        with self._idle_lock:
+            if len(self._idle) < self.POOL_IDLE_MAX:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     @contextlib.contextmanager
     def tx(self):
-        """One transaction; rolled back when the block raises."""
-        conn = self._connect()
-        if self.is_postgres:
-            import psycopg
+        """One transaction; rolled back when the block raises.
 
-            try:
-                yield Tx(conn, True)
-                conn.commit()
-            except psycopg.OperationalError:
+        A tx opened inside another on the same thread shares its connection (as before pooling)."""
+        held = getattr(self._local, "conn", None)
+        conn = held or self._acquire()
+        self._local.conn = conn
+        healthy = True
+        try:
+            if self.is_postgres:
+                import psycopg
+
+                try:
+                    yield Tx(conn, True)
+                    conn.commit()
+                except psycopg.OperationalError:
+                    healthy = False
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                    raise
+                except BaseException:
+                    conn.rollback()
+                    raise
+                return
+            with self._sqlite_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(conn, False)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            if held is None:
                 self._local.conn = None
-                with contextlib.suppress(Exception):
-                    conn.close()
-                raise
-            except BaseException:
-                conn.rollback()
-                raise
-            return
-        with self._sqlite_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(conn, False)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                if healthy:
+                    self._release(conn)
 
     def close(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 class Tx:

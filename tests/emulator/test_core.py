@@ -116,3 +116,12 @@ def test_request_log_counts_writes(harbor, admin):
     counts = harbor.request_counts()
     assert counts["writes"] == 1
     assert counts["by_route"]["POST /api/v2.0/projects"] == 1
+
+
+def test_q_union_and_range(admin):
+    for name in ("alpha", "beta", "gamma"):
+        admin.create_project(name)
+    union = admin.get("/projects", params={"q": "name={alpha gamma}"}).json()
+    assert sorted(p["name"] for p in union) == ["alpha", "gamma"]
+    ranged = admin.get("/projects", params={"q": "project_id=[2~3]"}).json()
+    assert sorted(p["project_id"] for p in ranged) == [2, 3]

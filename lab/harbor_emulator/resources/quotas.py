@@ -1,8 +1,15 @@
-"""Quotas: one per project; list by reference/reference_id; PUT {"hard": {"storage": N}} (-1 unlimited)."""
+"""Quotas: one per project; list by reference/reference_id; PUT {"hard": {"storage": N}} (-1 unlimited).
+
+Reading and changing quotas is a system permission in Harbor (RequireSystemAccess): project
+admins see their quota only through the project summary.
+"""
 
 from .. import query, timeutil
 from ..errors import bad_request, not_found
 from ..web import json_response, route
+
+RESOURCES = ("storage",)
+UNLIMITED = -1
 
 
 def create_for_project(tx, project_id, storage_limit):
@@ -38,9 +45,20 @@ def view(ctx, quota):
             "creation_time": quota["creation_time"], "update_time": quota["update_time"]}
 
 
-FIELDS = {"id": lambda q: q["id"], "reference_id": lambda q: str(q["ref_id"]), "reference": lambda q: q["ref_type"],
-          "creation_time": lambda q: q["creation_time"], "update_time": lambda q: q["update_time"],
-          "hard.storage": lambda q: q["hard"]["storage"]}
+def validate_hard(hard):
+    """Harbor's project quota driver: only `storage`, -1 or a positive number of bytes."""
+    for resource, value in hard.items():
+        if resource not in RESOURCES:
+            raise bad_request(f"resource {resource} not support")
+        if value <= 0 and value != UNLIMITED:
+            raise bad_request(f"invalid value for resource {resource}")
+    for resource in RESOURCES:
+        if resource not in hard:
+            raise bad_request(f"resource {resource} not found")
+
+
+SORT_FIELDS = {"id": lambda q: q["id"], "creation_time": lambda q: q["creation_time"],
+               "update_time": lambda q: q["update_time"], "hard.storage": lambda q: q["hard"]["storage"]}
 
 
 @route("/quotas")
@@ -53,14 +71,16 @@ def list_quotas(ctx):
     reference_id = ctx.args.get("reference_id")
     if reference_id:
         items = [q for q in items if str(q["ref_id"]) == reference_id]
-    page, headers = query.listing(ctx.request, items, FIELDS)
+    items = query.sort_items(items, ctx.args.get("sort"), SORT_FIELDS)
+    page, headers = query.paginate(ctx.request, items)
     return json_response([view(ctx, q) for q in page], headers=headers)
 
 
 def _quota(ctx, quota_id):
-    quota = ctx.tx.get("quota", ctx.int_id(quota_id, "id"))
+    oid = ctx.int_id(quota_id, "id")
+    quota = ctx.tx.get("quota", oid)
     if quota is None:
-        raise not_found(f"quota {quota_id} not found")
+        raise not_found(f"quota {oid} not found")
     return quota
 
 
@@ -73,13 +93,14 @@ def get(ctx, quota_id):
 @route("/quotas/<quota_id>", methods=["PUT"])
 def update(ctx, quota_id):
     ctx.principal.require_system("quota", "update")
+    hard_body = ctx.body().obj("hard")
+    hard = hard_body.data if hard_body is not None else {}
+    for resource in hard:
+        hard_body.int(resource, required=True)  # ResourceList values are int64
+    if not hard:
+        raise bad_request("hard required in body")
     quota = _quota(ctx, quota_id)
-    hard = ctx.body().obj("hard", required=True)
-    storage = hard.int("storage", required=True)
-    if storage != -1 and storage <= 0:
-        raise bad_request("hard.storage must be -1 (unlimited) or a positive number of bytes")
-    if set(hard.data) - {"storage"}:
-        raise bad_request(f"unsupported quota resources: {sorted(set(hard.data) - {'storage'})}")
-    quota["hard"] = {"storage": storage}
+    validate_hard(hard)
+    quota["hard"] = dict(hard)
     quota["update_time"] = timeutil.now()
     ctx.tx.update("quota", quota["id"], dict(quota))

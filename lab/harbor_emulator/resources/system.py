@@ -1,4 +1,10 @@
-"""ping, health, systeminfo and configurations (GET {key:{value,editable}} without secrets; PUT partial)."""
+"""ping, health, systeminfo and configurations.
+
+GET /configurations answers {key: {value, editable}} and never shows a secret
+(ldap_search_password, oidc_client_secret, uaa_client_secret). PUT takes a partial flat map;
+as in Harbor, whose body is a typed model, unknown keys are ignored and a value of the wrong
+JSON type is a 400. `auth_mode` changes only while admin is the only user.
+"""
 
 from .. import timeutil
 from ..errors import bad_request
@@ -76,20 +82,20 @@ def health(ctx):
 
 @route("/systeminfo")
 def systeminfo(ctx):
+    """Anonymous callers get the login page's facts; the rest is Harbor's "protected" info."""
     cfg = load(ctx.tx)
-    settings = ctx.emulator.settings
-    info = {
-        "auth_mode": cfg["auth_mode"], "primary_auth_mode": cfg["primary_auth_mode"],
-        "self_registration": cfg["self_registration"], "banner_message": cfg["banner_message"],
-        "current_time": timeutil.now(), "external_url": settings.external_url,
-        "registry_url": settings.external_url.split("://", 1)[-1],
-        "read_only": cfg["read_only"],
-    }
-    if not ctx.principal.anonymous:
-        info.update(project_creation_restriction=cfg["project_creation_restriction"],
-                    has_ca_root=False, harbor_version=HARBOR_VERSION,
-                    registry_storage_provider_name="filesystem", notification_enable=cfg["notification_enable"],
-                    with_chartmuseum=False)
+    info = {"auth_mode": cfg["auth_mode"], "primary_auth_mode": cfg["primary_auth_mode"],
+            "self_registration": cfg["self_registration"], "banner_message": cfg["banner_message"]}
+    if cfg["auth_mode"] == "oidc_auth":
+        info["oidc_provider_name"] = cfg["oidc_name"]
+    if ctx.principal.anonymous:
+        return info
+    external_url = ctx.emulator.settings.external_url
+    info.update(current_time=timeutil.now(), external_url=external_url,
+                registry_url=external_url.split("://", 1)[-1], read_only=cfg["read_only"],
+                project_creation_restriction=cfg["project_creation_restriction"], has_ca_root=False,
+                harbor_version=HARBOR_VERSION, registry_storage_provider_name="filesystem",
+                notification_enable=cfg["notification_enable"])
     return info
 
 
@@ -100,42 +106,70 @@ def volumes(ctx):
     return {"storage": [{"total": total, "free": free}]}
 
 
+def auth_mode_changeable(tx):
+    """Harbor allows switching the auth mode only while admin is the only (undeleted) user."""
+    return not any(u["user_id"] != 1 and not u.get("deleted") for u in tx.list("user"))
+
+
 @route("/configurations")
 def get_configurations(ctx):
-    ctx.principal.require_sysadmin()
+    ctx.principal.require_system("configuration", "read")
     cfg = load(ctx.tx)
-    out = {key: {"value": cfg[key], "editable": True} for key in CONFIG}
+    out = {key: {"value": cfg[key], "editable": True} for key in CONFIG}  # secrets are never shown
+    out["auth_mode"]["editable"] = auth_mode_changeable(ctx.tx)
     out["scan_all_policy"] = {"type": "none"}
     return out
 
 
-@route("/configurations", methods=["PUT"])
-def put_configurations(ctx):
-    ctx.principal.require_sysadmin()
-    body = ctx.body()
+GO_TYPES = {str: "string", int: "int64", bool: "bool"}
+
+
+def typed_changes(data):
+    """The known keys of a Configurations body. Like Harbor's JSON decoding, unknown keys and
+    nulls are dropped and a value of the wrong JSON type is a 400."""
     changes = {}
-    for key, raw in body.data.items():
-        if key in CONFIG:
-            expected = CONFIG[key][0]
-        elif key in SECRETS:
-            expected = SECRETS[key]
-        else:
-            raise bad_request(f"invalid configuration key: {key}")
-        if type(raw) is not expected and not (expected is int and type(raw) is float and raw.is_integer()):
-            names = {str: "string", int: "integer", bool: "boolean"}
-            raise bad_request(f"the type of {key} must be {names[expected]}")
-        changes[key] = int(raw) if expected is int else raw
+    for key, raw in data.items():
+        expected = CONFIG[key][0] if key in CONFIG else SECRETS.get(key)
+        if expected is None or raw is None:
+            continue
+        if type(raw) is not expected:
+            raise bad_request(f"parsing configurations body from \"\" failed, because json: cannot unmarshal "
+                              f"{_json_kind(raw)} into Go struct field Configurations.{key} "
+                              f"of type {GO_TYPES[expected]}")
+        changes[key] = raw
+    return changes
+
+
+def _json_kind(value):
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
+
+
+def validate_values(tx, changes):
     if "auth_mode" in changes:
         if changes["auth_mode"] not in AUTH_MODES:
-            raise bad_request(f"invalid auth_mode {changes['auth_mode']!r}, must be one of {', '.join(AUTH_MODES)}")
-        users = [u for u in ctx.tx.list("user") if not u.get("deleted") and u["user_id"] != 1]
-        if changes["auth_mode"] != value(ctx.tx, "auth_mode") and users:
-            raise bad_request("auth_mode can not be changed when there are users other than admin")
-    if "project_creation_restriction" in changes and changes["project_creation_restriction"] not in ("everyone", "adminonly"):
-        raise bad_request("project_creation_restriction must be everyone or adminonly")
+            raise bad_request(f"invalid auth mode: {changes['auth_mode']}, item name: auth_mode")
+        if changes["auth_mode"] != value(tx, "auth_mode") and not auth_mode_changeable(tx):
+            raise bad_request("the auth mode cannot be modified as new users have been inserted into database")
+    if changes.get("project_creation_restriction", "everyone") not in ("everyone", "adminonly"):
+        raise bad_request("invalid project_creation_restriction, should be everyone or adminonly, "
+                          "item name: project_creation_restriction")
+    for key in ("ldap_scope", "ldap_group_search_scope"):
+        if changes.get(key, 0) not in (0, 1, 2):
+            raise bad_request(f"invalid scope {changes[key]}, should be 0, 1 or 2, item name: {key}")
     for key in ("token_expiration", "robot_token_duration", "session_timeout"):
         if key in changes and changes[key] <= 0:
-            raise bad_request(f"{key} must be a positive integer")
+            raise bad_request(f"{key} must be a positive integer, item name: {key}")
+
+
+@route("/configurations", methods=["PUT"])
+def put_configurations(ctx):
+    ctx.principal.require_system("configuration", "update")
+    changes = typed_changes(ctx.body().data)
+    validate_values(ctx.tx, changes)
     doc = ctx.tx.get("config", 1)
     if doc is None:
         ctx.tx.insert("config", 1, changes, name="config")

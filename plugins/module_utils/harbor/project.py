@@ -145,11 +145,13 @@ class ProjectResource(Resource):
         body = {"project_name": params["name"], "metadata": self.metadata_body(wanted)}
         if "storage_quota" in wanted:
             body["storage_limit"] = parse_size(params["storage_quota"])
-        if "cve_allowlist" in wanted:
-            body["cve_allowlist"] = {"items": [{"cve_id": c} for c in wanted["cve_allowlist"]]}
         if "proxy_cache_registry_id" in wanted:
             body["registry_id"] = wanted["proxy_cache_registry_id"]
-        self.client.create("/projects", body)
+        new_id, dummy = self.client.create("/projects", body)
+        if wanted.get("cve_allowlist"):
+            # Harbor ignores the allowlist on create; it takes it on update
+            self.client.update("/projects/%s" % new_id,
+                               {"cve_allowlist": {"items": [{"cve_id": c} for c in wanted["cve_allowlist"]]}})
         return None
 
     def update(self, params, current, changes, wanted):

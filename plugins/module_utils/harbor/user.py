@@ -115,8 +115,10 @@ class UserResource(Resource):
 
     def update(self, params, current, changes, wanted):
         user_id = current["user_id"]
-        profile = dict((k, v) for k, v in changes.items() if k in ("email", "realname", "comment"))
-        if profile:
+        if any(k in changes for k in ("email", "realname", "comment")):
+            # Harbor's PUT replaces email, realname and comment together
+            profile = dict((k, current.get(k) or "") for k in ("email", "realname", "comment"))
+            profile.update((k, v) for k, v in changes.items() if k in profile)
             self.client.update("/users/%s" % user_id, profile)
         if "sysadmin" in changes:
             self.client.update("/users/%s/sysadmin" % user_id, {"sysadmin_flag": changes["sysadmin"]})
