@@ -98,6 +98,11 @@ class Harbor:
     def reset_request_counts(self):
         requests.delete(self.url + "/lab/requests", timeout=10)
 
+    def assert_no_writes(self):
+        """Check mode proof: no write request reached the emulator since the last reset."""
+        counts = self.request_counts()
+        assert counts["writes"] == 0, counts
+
 
 def start_harbor(data_dir, registry=False, db=None):
     emulator = build(db=db, data_dir=str(data_dir), start_registry=registry, listen=("127.0.0.1", 0))

@@ -12,9 +12,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.dirname(sys.executable)
 
 
-def run_tasks(tasks, harbor_url, username="admin", password="Harbor12345", check=False, diff=False,
-              extra_env=None):
-    """Run `tasks` on localhost with the harbor group defaults; return (rc, [task results])."""
+def run_tasks(tasks, harbor_url, username=None, password=None, check=False, diff=False, extra_env=None):
+    """Run `tasks` on localhost with the harbor group defaults; return (rc, [task results]).
+    Credentials default to HARBOR_USERNAME / HARBOR_PASSWORD, else the emulator's admin."""
+    if username is None:
+        username = os.environ.get("HARBOR_USERNAME", "admin")
+    if password is None:
+        password = os.environ.get("HARBOR_PASSWORD", "Harbor12345")
     play = [{
         "hosts": "localhost",
         "connection": "local",

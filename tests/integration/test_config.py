@@ -1,6 +1,10 @@
 """registryops.harbor.config through ansible-playbook against the emulator."""
 
+import pytest
 from .ansible_runner import run_module
+
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
 
 
 def config(harbor, check=False, diff=False, **args):

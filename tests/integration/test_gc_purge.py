@@ -2,9 +2,14 @@
 
 import json
 
+import pytest
+
 from ..conftest import ADMIN
 from ..images import push_image
 from .ansible_runner import run_module, run_tasks
+
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
 
 FAST = {"poll_interval": 0.2, "wait_timeout": 60}
 

@@ -1,6 +1,10 @@
 """registryops.harbor.info through ansible-playbook against the emulator."""
 
+import pytest
 from .ansible_runner import run_module
+
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
 
 
 def test_info_reads_everything_across_pages_without_writes_or_secrets(harbor, admin):

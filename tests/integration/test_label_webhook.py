@@ -1,6 +1,10 @@
 """registryops.harbor.label and webhook through ansible-playbook against the emulator."""
 
+import pytest
 from .ansible_runner import run_module, run_tasks
+
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
 
 PASSWORD = "S3cretPassw0rd"
 TOKEN = "Bearer s3cr3t-hook-token"

@@ -5,6 +5,9 @@ import pytest
 from ..conftest import start_harbor
 from .ansible_runner import run_module
 
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
+
 
 @pytest.fixture
 def peer(tmp_path):

@@ -10,6 +10,9 @@ from ..conftest import ADMIN, start_harbor
 from ..images import push_image
 from .ansible_runner import run_module, run_tasks
 
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
+
 FAST = {"poll_interval": 0.2, "wait_timeout": 120, "retry_delay": 0}
 
 

@@ -1,8 +1,12 @@
 """registryops.harbor.retention_policy and immutable_tag_rule through ansible-playbook against the emulator."""
 
+import pytest
 import json
 
 from .ansible_runner import run_module, run_tasks
+
+# changes system-wide settings or needs the emulator (request log, fresh state, lab peers)
+pytestmark = pytest.mark.emulator_only
 
 PASSWORD = "S3cretPassw0rd"
 HEADERS = {"X-Is-Resource-Name": "true"}

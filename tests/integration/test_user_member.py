@@ -1,5 +1,7 @@
 """registryops.harbor.user and project_member through ansible-playbook against the emulator."""
 
+import pytest
+
 from .ansible_runner import run_module, run_tasks
 
 PASSWORD = "S3cretPassw0rd"
@@ -10,29 +12,30 @@ def user(harbor, check=False, diff=False, **args):
 
 
 def test_user_lifecycle_and_password_policy(harbor, admin):
-    created = user(harbor, username="alice", email="alice@example.com", realname="Alice", password=PASSWORD)
+    alice = harbor.name("alice")
+    created = user(harbor, username=alice, email=f"{alice}@example.com", realname="Alice", password=PASSWORD)
     assert created["changed"] and PASSWORD not in str(created)
-    assert harbor.client("alice", PASSWORD).get("/users/current").status_code == 200
-    assert not user(harbor, username="alice", email="alice@example.com", password=PASSWORD)["changed"]
+    assert harbor.client(alice, PASSWORD).get("/users/current").status_code == 200
+    assert not user(harbor, username=alice, email=f"{alice}@example.com", password=PASSWORD)["changed"]
 
     # update_password=always: unchanged when the password still works, changed (and masked) when not
-    assert not user(harbor, username="alice", password=PASSWORD, update_password="always")["changed"]
+    assert not user(harbor, username=alice, password=PASSWORD, update_password="always")["changed"]
     harbor.reset_request_counts()
-    checked = user(harbor, check=True, diff=True, username="alice", password="N3wPassword",
+    checked = user(harbor, check=True, diff=True, username=alice, password="N3wPassword",
                    update_password="always")
     assert checked["changed"] and checked["diff"]["after"]["password"].startswith("****")
     assert "N3wPassword" not in str(checked)
-    assert harbor.request_counts()["writes"] == 0
-    assert user(harbor, username="alice", password="N3wPassword", update_password="always")["changed"]
-    assert harbor.client("alice", "N3wPassword").get("/users/current").status_code == 200
+    harbor.assert_no_writes()
+    assert user(harbor, username=alice, password="N3wPassword", update_password="always")["changed"]
+    assert harbor.client(alice, "N3wPassword").get("/users/current").status_code == 200
 
-    promoted = user(harbor, username="alice", sysadmin=True, comment="ops")
+    promoted = user(harbor, username=alice, sysadmin=True, comment="ops")
     assert promoted["changed"] and promoted["user"]["sysadmin"] is True
 
-    assert user(harbor, username="alice", state="absent")["changed"]
-    assert not user(harbor, username="alice", state="absent")["changed"]
+    assert user(harbor, username=alice, state="absent")["changed"]
+    assert not user(harbor, username=alice, state="absent")["changed"]
     # soft delete frees the name
-    assert user(harbor, username="alice", email="alice@example.com", realname="Alice", password=PASSWORD)["changed"]
+    assert user(harbor, username=alice, email=f"{alice}@example.com", realname="Alice", password=PASSWORD)["changed"]
 
 
 def test_user_input_errors_before_any_call(harbor):
@@ -51,20 +54,22 @@ def member(harbor, check=False, diff=False, **args):
 
 
 def test_single_member_lifecycle(harbor, admin):
-    admin.create_project("payments")
-    admin.create_user("carol")
-    assert member(harbor, project="payments", user="carol", role="developer")["changed"]
-    assert not member(harbor, project="payments", user="carol", role="developer")["changed"]
-    changed = member(harbor, project="payments", user="carol", role="maintainer", diff=True)
-    assert changed["diff"]["before"]["members"]["user:carol"] == "developer"
-    assert changed["diff"]["after"]["members"]["user:carol"] == "maintainer"
-    roles = {m["entity_name"]: m["role_id"] for m in admin.get("/projects/payments/members",
+    payments, carol = harbor.name("payments"), harbor.name("carol")
+    admin.create_project(payments)
+    admin.create_user(carol)
+    assert member(harbor, project=payments, user=carol, role="developer")["changed"]
+    assert not member(harbor, project=payments, user=carol, role="developer")["changed"]
+    changed = member(harbor, project=payments, user=carol, role="maintainer", diff=True)
+    assert changed["diff"]["before"]["members"][f"user:{carol}"] == "developer"
+    assert changed["diff"]["after"]["members"][f"user:{carol}"] == "maintainer"
+    roles = {m["entity_name"]: m["role_id"] for m in admin.get(f"/projects/{payments}/members",
                                                                headers={"X-Is-Resource-Name": "true"}).json()}
-    assert roles["carol"] == 4
-    assert member(harbor, project="payments", user="carol", state="absent")["changed"]
-    assert not member(harbor, project="payments", user="carol", state="absent")["changed"]
+    assert roles[carol] == 4
+    assert member(harbor, project=payments, user=carol, state="absent")["changed"]
+    assert not member(harbor, project=payments, user=carol, state="absent")["changed"]
 
 
+@pytest.mark.emulator_only
 def test_exclusive_membership_of_150_members_is_idempotent_and_keeps_the_caller(harbor, admin):
     pid = admin.create_project("big")
     for i in range(150):
@@ -85,6 +90,7 @@ def test_exclusive_membership_of_150_members_is_idempotent_and_keeps_the_caller(
     assert names == {"admin"} | {f"u{i:03d}" for i in range(10)}
 
 
+@pytest.mark.emulator_only
 def test_member_errors(harbor, admin):
     missing_project = member(harbor, project="nope", user="admin", role="guest")
     assert missing_project["failed"] and "project nope not found" in missing_project["msg"]
@@ -95,6 +101,7 @@ def test_member_errors(harbor, admin):
     assert no_role["failed"] and "role is required" in no_role["msg"]
 
 
+@pytest.mark.emulator_only
 def test_developer_cannot_add_members(harbor, admin):
     pid = admin.create_project("team")
     admin.create_user("dev", password=PASSWORD)
