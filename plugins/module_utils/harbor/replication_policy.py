@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.engine import InvalidInput, Resource
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.registry import find_registry
+from ansible_collections.registryops.harbor.plugins.module_utils.harbor.schedule import check_cron
 
 FILTER_SPEC = dict(
     name=dict(type="str"),
@@ -20,17 +21,13 @@ FILTER_SPEC = dict(
 )
 
 
-def check_cron(cron, option="cron"):
-    """Harbor's rules for replication schedules, checked before any call."""
-    fields = (cron or "").split()
-    if len(fields) != 6:
-        raise InvalidInput("%s %r must have 6 fields (seconds minutes hours day-of-month month day-of-week), "
-                           "for example '0 0 2 * * *'" % (option, cron))
-    if fields[0] != "0":
-        raise InvalidInput("%s %r: the seconds field must be 0" % (option, cron))
-    if fields[1] == "*":
-        raise InvalidInput("%s %r: the minutes field cannot be '*' (Harbor refuses schedules every minute)"
-                           % (option, cron))
+def check_replication_cron(cron, option="cron"):
+    """Harbor's cron rules plus the replication-specific one: minutes cannot be '*'."""
+    cron = check_cron(cron, option)
+    if cron.split()[1] == "*":
+        raise InvalidInput("%s %r: the minutes field cannot be '*' (Harbor refuses replication schedules every "
+                           "minute)" % (option, cron))
+    return cron
 
 
 def filters_from_api(api_filters):
@@ -117,7 +114,7 @@ class ReplicationPolicyResource(Resource):
         if params.get("cron") is not None:
             if params.get("trigger") not in (None, "scheduled"):
                 raise InvalidInput("cron only applies to trigger: scheduled")
-            check_cron(params["cron"])
+            check_replication_cron(params["cron"])
         if params.get("single_active") and params.get("trigger") == "event_based":
             raise InvalidInput("single_active cannot be used with trigger: event_based (Harbor refuses it)")
         count = params.get("dest_namespace_replace_count")
