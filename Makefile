@@ -1,0 +1,79 @@
+# registryops.harbor: set-up, demo and tests.
+#
+#   make demo    install what is missing, start the lab emulator, run playbooks/site.yml, stop it
+#   make test    install what is missing, run the whole test suite
+#   make bench   run the benchmarks (figures, not pass/fail)
+#   make lint    ansible-lint (production profile);  make sanity: ansible-test sanity
+#   make venv    only the Python side: .venv with pinned packages, the emulator, the collection link
+#   make deps    only the Debian side: docker-registry and PostgreSQL (apt, when root)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQUIREMENTS := requirements.txt requirements-test.txt lab/pyproject.toml
+# The stamp changes whenever a pin changes, so `make venv` reinstalls exactly then.
+REQ_HASH := $(shell cat $(REQUIREMENTS) 2>/dev/null | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+COLLECTION_LINK := .collections/ansible_collections/registryops/harbor
+
+# Debian packages the tests and the demo use (skopeo is optional: installed when we can).
+DEB_REQUIRED := docker-registry postgresql
+DEB_OPTIONAL := skopeo
+
+.PHONY: venv deps demo test lint sanity bench clean help
+
+help:
+	@sed -n '2,9p' Makefile
+
+venv: $(STAMP) $(COLLECTION_LINK)
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make venv: $(PYTHON) must be Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install -q -e lab
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The collection is this checkout: ansible.cfg points collections_path at .collections.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+deps:
+	@missing=""; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v runuser >/dev/null || missing="$$missing util-linux"; \
+	optional=""; command -v skopeo >/dev/null || optional="skopeo"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make deps: missing Debian packages:$$missing (run as root, or: apt-get install$$missing $$optional)" >&2; \
+		exit 1; \
+	fi; \
+	echo "make deps: installing$$missing $$optional"; \
+	lab/bin/apt-install $$missing -- $$optional
+
+demo: deps venv
+	@trap 'lab/bin/stop-emulator' EXIT; \
+	lab/bin/start-emulator && \
+	$(VENV)/bin/ansible-playbook -i inventories/lab playbooks/site.yml
+
+# Static checks first (ansible-lint production profile, ansible-test sanity), then pytest:
+# unit, emulator, conformance and integration tests.
+test: deps venv lint sanity
+	$(PY) -m pytest tests -q --timeout=900
+
+lint: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-lint
+
+sanity: venv
+	tests/sanity/run.sh
+
+bench: venv
+	$(PY) benchmarks/emulator_throughput.py
+
+clean:
+	rm -rf .collections .lab .pytest_cache
