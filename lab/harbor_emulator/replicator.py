@@ -31,6 +31,7 @@ import requests
 
 from . import jobs, timeutil
 from .auth import Principal
+from .patterns import doublestar
 from .registry_client import INDEX_TYPES, MANIFEST_TYPES, RegistryClient, RegistryError, manifest_children
 from .resources import projects, registries
 from .resources import replication as api
@@ -51,66 +52,11 @@ class ReplicationFailure(Exception):
 
 
 # -- patterns ------------------------------------------------------------------------------------
-def glob_regex(pattern):
-    """A doublestar glob as a regex: `**` crosses '/', `*` and `?` do not, `{a,b}` alternates."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "{":
-            end, depth = i, 0
-            while end < len(pattern):
-                depth += {"{": 1, "}": -1}.get(pattern[end], 0)
-                if depth == 0:
-                    break
-                end += 1
-            if end >= len(pattern):
-                out.append(re.escape(ch))
-            else:
-                out.append("(?:" + "|".join(glob_regex(part) for part in split_alternatives(pattern[i + 1:end])) + ")")
-                i = end
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1:end]
-                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-                i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
-def split_alternatives(text):
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
 def glob_match(pattern, value):
     if not pattern:
         return True
     try:
-        return re.fullmatch(glob_regex(pattern), value) is not None
+        return doublestar(pattern, value)
     except re.error:
         return False
 

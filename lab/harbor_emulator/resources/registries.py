@@ -232,23 +232,11 @@ def update(ctx, registry_id):
     body = ctx.body()
     with ctx.emulator.store.tx() as tx:
         registry = dict(get_registry(tx, oid))
-    credential = dict(registry.get("credential") or {})
     if body.has("name"):
         registry["name"] = check_name(body.str("name"))
     if body.has("description"):
         registry["description"] = body.str("description")
-    if body.has("url"):
-        registry["url"] = normalise_url(body.str("url"))
-    if body.has("insecure"):
-        registry["insecure"] = body.bool("insecure")
-    if body.has("credential_type"):
-        credential["type"] = check_credential_type(body.str("credential_type"))
-    if body.has("access_key"):
-        credential["access_key"] = body.str("access_key")
-    if body.has("access_secret"):
-        credential["access_secret"] = body.str("access_secret")
-    body.str("ca_certificate", default=None)
-    registry["credential"] = credential
+    apply_flat_fields(registry, body)
     require_healthy(registry)
     registry["status"] = "healthy"
     registry["update_time"] = timeutil.now()
@@ -259,6 +247,23 @@ def update(ctx, registry_id):
             tx.update("registry", oid, registry, name=registry["name"], unique=[f"name:{registry['name']}"])
     except Duplicate:
         raise conflict(f"registry {registry['name']} already exists") from None
+
+
+def apply_flat_fields(registry, body):
+    """The flat RegistryUpdate fields shared by PUT /registries/{id} and POST /registries/ping."""
+    credential = dict(registry.get("credential") or {})
+    if body.has("url"):
+        registry["url"] = normalise_url(body.str("url"))
+    if body.has("insecure"):
+        registry["insecure"] = body.bool("insecure")
+    if body.has("credential_type"):
+        credential["type"] = check_credential_type(body.str("credential_type"))
+    if body.has("access_key"):
+        credential["access_key"] = body.str("access_key")
+    if body.has("access_secret"):
+        credential["access_secret"] = body.str("access_secret")
+    body.str("ca_certificate", default=None)  # type-checked, not used by the lab
+    registry["credential"] = credential
 
 
 @route("/registries/<registry_id>", methods=["DELETE"])
@@ -280,21 +285,9 @@ def ping(ctx):
     if body.has("id"):
         with ctx.emulator.store.tx() as tx:
             registry = dict(get_registry(tx, body.int("id")))
-    credential = dict(registry.get("credential") or {})
     if body.has("type"):
         registry["type"] = body.str("type")
-    if body.has("url"):
-        registry["url"] = normalise_url(body.str("url"))
-    if body.has("insecure"):
-        registry["insecure"] = body.bool("insecure")
-    if body.has("credential_type"):
-        credential["type"] = check_credential_type(body.str("credential_type"))
-    if body.has("access_key"):
-        credential["access_key"] = body.str("access_key")
-    if body.has("access_secret"):
-        credential["access_secret"] = body.str("access_secret")
-    body.str("ca_certificate", default=None)
-    registry["credential"] = credential
+    apply_flat_fields(registry, body)
     if not registry["type"] or not registry["url"]:
         raise bad_request("type or url cannot be empty")
     check_type(registry["type"])

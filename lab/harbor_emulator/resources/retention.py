@@ -13,6 +13,7 @@ import re
 
 from .. import query, timeutil
 from ..errors import HarborError, bad_request, conflict, not_found
+from ..patterns import doublestar
 from ..web import created, json_response, route
 
 MAX_RULES = 15
@@ -75,48 +76,6 @@ def _in_range(text, low, high):
 
 
 # -- selectors (shared with immutable tag rules) -----------------------------------------
-def doublestar(pattern, name):
-    """Match like Go's doublestar: * and ? stay within a path segment, ** crosses them,
-    {a,b} alternatives, [..] classes."""
-    return re.fullmatch(_doublestar_regex(pattern), name) is not None
-
-
-def _doublestar_regex(pattern):
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "{":
-            end = pattern.find("}", i)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                alternatives = pattern[i + 1:end].split(",")
-                out.append("(?:" + "|".join(_doublestar_regex(a) for a in alternatives) + ")")
-                i = end + 1
-                continue
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1:end]
-                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-                i = end + 1
-                continue
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
 def selected(selectors_, name, include):
     """True when `name` passes every selector (decoration `include` matches, the other excludes)."""
     for sel in selectors_:
