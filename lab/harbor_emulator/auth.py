@@ -140,6 +140,12 @@ class Principal:
         if not self.sysadmin:
             raise forbidden(f"{self.username} is not an administrator")
 
+    def project_roles(self, tx):
+        """{project_id: role id} of every project the caller (a user) is a member of, in one query."""
+        if self.user is None:
+            return {}
+        return {m.parent: m["role_id"] for m in tx.list_named("member", f"u:{self.user['user_id']}")}
+
     def project_role(self, tx, project):
         """The caller's role id in `project` (a project document), or None."""
         if self.user is None:

@@ -234,6 +234,12 @@ class Tx:
             )
         return [self._doc(row) for row in rows.fetchall()]
 
+    def list_named(self, kind, name):
+        """Every document of `kind` with this name, under any parent (e.g. one user's memberships)."""
+        rows = self.execute("SELECT id, parent, name, data FROM objects WHERE kind = ? AND name = ? ORDER BY id",
+                            (kind, name))
+        return [self._doc(row) for row in rows.fetchall()]
+
     def count(self, kind, parent=None):
         if parent is None:
             row = self.execute("SELECT COUNT(*) FROM objects WHERE kind = ?", (kind,)).fetchone()

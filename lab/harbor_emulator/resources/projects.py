@@ -132,14 +132,14 @@ def allowlist(raw, project_id, existing=None):
 
 
 # -- views ---------------------------------------------------------------------------------------
-def view(ctx, project):
+def view(ctx, project, roles=None):
     """Harbor's Project model; like Go's omitempty, zero-valued optional fields are left out."""
     out = {k: project[k] for k in ("project_id", "owner_id", "name", "creation_time", "update_time", "owner_name",
                                     "metadata", "cve_allowlist")}
     out["repo_count"] = ctx.emulator.repo_count(project["name"])
     if project.get("registry_id"):
         out["registry_id"] = project["registry_id"]
-    role = ctx.principal.project_role(ctx.tx, project)
+    role = roles.get(project["project_id"]) if roles is not None else ctx.principal.project_role(ctx.tx, project)
     if role is not None:
         out["current_user_role_id"] = role
         out["current_user_role_ids"] = [role]
@@ -299,7 +299,7 @@ def listable(ctx, public_filter):
             return projects
         names = {p.get("namespace") for p in perms}
         return [p for p in projects if p["name"] in names or (with_public and is_public(p))]
-    mine = {m.parent for m in ctx.tx.list("member") if m["entity_type"] == "u" and m["entity_id"] == principal.user_id}
+    mine = set(principal.project_roles(ctx.tx))
     return [p for p in projects if p["project_id"] in mine or (with_public and is_public(p))]
 
 
@@ -320,7 +320,8 @@ def list_projects(ctx):
     projects = sorted(projects, key=lambda p: p["name"])  # Harbor's default order
     ctx.bool_arg("with_detail", True)  # validated; the emulator's list is always detailed
     page, headers = query.listing(ctx.request, projects, PROJECT_FIELDS)
-    return json_response([view(ctx, p) for p in page], headers=headers)
+    roles = ctx.principal.project_roles(ctx.tx)  # one query for the page, not one per project
+    return json_response([view(ctx, p, roles) for p in page], headers=headers)
 
 
 @route("/projects", methods=["HEAD"])
