@@ -140,11 +140,13 @@ class Principal:
         if not self.sysadmin:
             raise forbidden(f"{self.username} is not an administrator")
 
-    def project_roles(self, tx):
-        """{project_id: role id} of every project the caller (a user) is a member of, in one query."""
+    def project_roles(self, tx, project_ids=None):
+        """{project_id: role id} of the projects (all, or those given) the caller (a user) is a
+        member of, in one query."""
         if self.user is None:
             return {}
-        return {m.parent: m["role_id"] for m in tx.list_named("member", f"u:{self.user['user_id']}")}
+        members = tx.list_named("member", f"u:{self.user['user_id']}", parents=project_ids)
+        return {m.parent: m["role_id"] for m in members}
 
     def project_role(self, tx, project):
         """The caller's role id in `project` (a project document), or None."""

@@ -234,10 +234,17 @@ class Tx:
             )
         return [self._doc(row) for row in rows.fetchall()]
 
-    def list_named(self, kind, name):
-        """Every document of `kind` with this name, under any parent (e.g. one user's memberships)."""
-        rows = self.execute("SELECT id, parent, name, data FROM objects WHERE kind = ? AND name = ? ORDER BY id",
-                            (kind, name))
+    def list_named(self, kind, name, parents=None):
+        """Every document of `kind` with this name, under any parent or only under `parents`
+        (e.g. one user's memberships, or those in the projects of one page)."""
+        sql = "SELECT id, parent, name, data FROM objects WHERE kind = ? AND name = ?"
+        params = [kind, name]
+        if parents is not None:
+            if not parents:
+                return []
+            sql += " AND parent IN (%s)" % ", ".join("?" * len(parents))
+            params.extend(parents)
+        rows = self.execute(sql + " ORDER BY id", tuple(params))
         return [self._doc(row) for row in rows.fetchall()]
 
     def count(self, kind, parent=None):

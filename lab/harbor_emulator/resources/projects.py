@@ -320,7 +320,8 @@ def list_projects(ctx):
     projects = sorted(projects, key=lambda p: p["name"])  # Harbor's default order
     ctx.bool_arg("with_detail", True)  # validated; the emulator's list is always detailed
     page, headers = query.listing(ctx.request, projects, PROJECT_FIELDS)
-    roles = ctx.principal.project_roles(ctx.tx)  # one query for the page, not one per project
+    # the caller's roles in this page's projects: one query, not one per project
+    roles = ctx.principal.project_roles(ctx.tx, [p["project_id"] for p in page])
     return json_response([view(ctx, p, roles) for p in page], headers=headers)
 
 
