@@ -100,3 +100,18 @@ def test_policy_input_errors_before_any_call(harbor, args, message):
     result = policy(harbor, name="p", direction="push", registry="peer", **args)
     assert result["failed"] and message in result["msg"]
     assert harbor.request_counts()["total"] == 0
+
+
+def test_proxy_cache_project_on_a_registry_endpoint(harbor, peer, admin):
+    assert registry(harbor, **endpoint_args(peer))["changed"]
+    args = dict(name="peer-cache", proxy_cache_registry="peer", proxy_speed_kb=2048)
+    created = run_module("project", args, harbor.url)
+    assert created["changed"], created.get("msg")
+    project = admin.get("/projects/peer-cache", headers={"X-Is-Resource-Name": "true"}).json()
+    registry_id = admin.get("/registries", params={"q": "name=peer"}).json()[0]["id"]
+    assert project["registry_id"] == registry_id and project["metadata"]["proxy_speed_kb"] == "2048"
+    assert not run_module("project", args, harbor.url)["changed"]
+    missing = run_module("project", dict(name="other-cache", proxy_cache_registry="nope"), harbor.url)
+    assert missing["failed"] and "no registry endpoint" in missing["msg"]
+    blocked = registry(harbor, name="peer", state="absent")
+    assert blocked["failed"] and "proxy-cache" in blocked["msg"]
