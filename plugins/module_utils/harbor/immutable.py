@@ -107,12 +107,18 @@ class ImmutableRulesResource(Resource):
 
     @role_hint
     def read(self, params):
-        self._project = find_project(self.client, params["project"])
+        project = find_project(self.client, params["project"])
+        rules = self.client.list("/projects/%s/immutabletagrules" % project["project_id"]) if project else []
+        return self.read_prefetched(params, project, rules)
+
+    def read_prefetched(self, params, project, rules):
+        """read() from data already read (the state module reads in bulk): the project (None when it does
+        not exist) and its rules as Harbor lists them."""
+        self._project = project
         if self._project is None:
             if params["state"] == "absent":
                 return {"rules": []}  # no project, no rules: nothing to remove
             raise InvalidInput("project %s not found" % params["project"])
-        rules = self.client.list("/projects/%s/immutabletagrules" % self._project["project_id"])
         return {"rules": rules}
 
     def bind(self, current):

@@ -60,15 +60,25 @@ class LabelResource(Resource):
     @role_hint
     def read(self, params):
         query = {"scope": SCOPES[params["scope"]], "name": params["name"]}
+        project = None
         if params["scope"] == "project":
-            self._project = find_project(self.client, params["project"])
+            project = find_project(self.client, params["project"])
+            if project is None:
+                return self.read_prefetched(params, None, [])
+            query["project_id"] = project["project_id"]
+        return self.read_prefetched(params, project, self.client.list("/labels", params=query))
+
+    def read_prefetched(self, params, project, labels):
+        """read() from data already read (the state module reads in bulk): the project of a project label
+        (None when it does not exist) and labels of the scope, among them the one named."""
+        if params["scope"] == "project":
+            self._project = project
             if self._project is None:
                 if params["state"] == "absent":
                     return None
                 raise InvalidInput("project %s not found" % params["project"])
-            query["project_id"] = self._project["project_id"]
         # Harbor's name filter is fuzzy: pick the exact name
-        for label in self.client.list("/labels", params=query):
+        for label in labels:
             if label["name"] == params["name"]:
                 return label
         return None

@@ -56,6 +56,9 @@ def repository_path(name):
 class ProjectResource(Resource):
     kind = "project"
     unordered = ("cve_allowlist",)
+    # Set by the state module, which reads every registry endpoint once: {"registries": {name: registry}}.
+    # None (the single-object module): look the name up over HTTP.
+    prefetched = None
 
     def argument_spec(self):
         return dict(
@@ -131,9 +134,14 @@ class ProjectResource(Resource):
         return out
 
     def registry_id(self, name):
-        for registry in self.client.list("/registries", params={"q": "name=%s" % name}):
-            if registry["name"] == name:
-                return registry["id"]
+        if self.prefetched is not None and "registries" in self.prefetched:
+            known = self.prefetched["registries"].get(name)
+            if known is not None:
+                return known["id"]
+        else:
+            for registry in self.client.list("/registries", params={"q": "name=%s" % name}):
+                if registry["name"] == name:
+                    return registry["id"]
         raise InvalidInput("proxy_cache_registry %r: no registry endpoint with that name exists in Harbor" % name)
 
     # -- write -----------------------------------------------------------------------------

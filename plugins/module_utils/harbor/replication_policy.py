@@ -85,6 +85,9 @@ def find_policy(client, name):
 
 class ReplicationPolicyResource(Resource):
     kind = "policy"
+    # Set by the state module, which reads every registry endpoint once: {"registries": {name: registry}}.
+    # None (the single-object module): look the name up over HTTP.
+    prefetched = None
 
     def argument_spec(self):
         return dict(
@@ -160,8 +163,13 @@ class ReplicationPolicyResource(Resource):
             out["filters"] = filters_wanted(params["filters"])
         return out
 
+    def find_registry(self, name):
+        if self.prefetched is not None and "registries" in self.prefetched:
+            return self.prefetched["registries"].get(name)
+        return find_registry(self.client, name)
+
     def body(self, settings, params):
-        registry = find_registry(self.client, settings["registry"])
+        registry = self.find_registry(settings["registry"])
         if registry is None:
             raise InvalidInput("registry endpoint %s not found; create it first (registryops.harbor.registry)"
                                % settings["registry"])

@@ -217,14 +217,22 @@ class RetentionResource(Resource):
 
     @role_hint
     def read(self, params):
-        self._project = find_project(self.client, params["project"])
+        project = find_project(self.client, params["project"])
+        policy_id = ((project or {}).get("metadata") or {}).get("retention_id")
+        policy = self.client.get_or_none("/retentions/%s" % policy_id) if policy_id else None
+        return self.read_prefetched(params, project, policy)
+
+    def read_prefetched(self, params, project, policy):
+        """read() from data already read (the state module reads in bulk): the project (None when it does
+        not exist) and the policy its retention_id points at (None when there is none or it is gone)."""
+        self._project = project
         if self._project is None:
             if params["state"] == "absent":
                 return None
             raise InvalidInput("project %s not found" % params["project"])
         policy_id = (self._project.get("metadata") or {}).get("retention_id")
         if policy_id:
-            self._policy = self.client.get_or_none("/retentions/%s" % policy_id)
+            self._policy = policy
             # a policy deleted through DELETE /retentions leaves retention_id behind, and Harbor then
             # refuses POST for the project: create() clears it first
             self._dangling = self._policy is None

@@ -96,19 +96,33 @@ class WebhookResource(Resource):
 
     @role_hint
     def read(self, params):
-        self._project = find_project(self.client, params["project"])
-        if self._project is None:
-            if params["state"] == "absent":
-                return None
-            raise InvalidInput("project %s not found" % params["project"])
-        base = "/projects/%s/webhook" % self._project["project_id"]
+        project = find_project(self.client, params["project"])
+        if project is None:
+            return self.read_prefetched(params, None, [])
+        base = "/projects/%s/webhook" % project["project_id"]
         if params["state"] == "present" and params.get("event_types"):
-            supported = (self.client.get("%s/events" % base) or {}).get("event_type") or []
+            self.check_event_types(params, (self.client.get("%s/events" % base) or {}).get("event_type") or [])
+        return self.read_prefetched(params, project, self.client.list("%s/policies" % base))
+
+    def check_event_types(self, params, supported):
+        """`supported`: the event types this Harbor offers (GET .../webhook/events)."""
+        if params["state"] == "present" and params.get("event_types"):
             unknown = [e for e in params["event_types"] if e not in supported]
             if unknown:
                 raise InvalidInput("event_types: %s not supported by this Harbor; choose from %s"
                                    % (", ".join(unknown), ", ".join(supported)))
-        for policy in self.client.list("%s/policies" % base):
+
+    def read_prefetched(self, params, project, policies, supported=None):
+        """read() from data already read (the state module reads in bulk): the project (None when it does
+        not exist), its webhook policies and, when known, the event types Harbor supports."""
+        self._project = project
+        if self._project is None:
+            if params["state"] == "absent":
+                return None
+            raise InvalidInput("project %s not found" % params["project"])
+        if supported is not None:
+            self.check_event_types(params, supported)
+        for policy in policies:
             if policy["name"] == params["name"]:
                 return policy
         return None

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""registryops.harbor.state against the single-object modules in a loop, at N = 10, 100, 1000.
+
+For each N, a fresh lab emulator (its own process, so the client does not share its GIL) and an
+inventory of N projects, 5N users, 5N memberships (5 per project), N/10 project robot accounts,
+one registry endpoint and N/10 replication policies. Printed side by side, in one run:
+
+- `state` from empty, no-op rerun, and rerun after one change (one project's `public` flag);
+- the same kind of inventory applied with the single-object modules in a loop, one task per object
+  (`user`, `registry`, `project`, `project_member`, `robot_account`, `replication_policy`): from
+  empty and no-op rerun;
+- wall time of each `ansible-playbook` run (Ansible's start-up included) and the HTTP requests the
+  emulator counted, plus the minimum the structure needs: the list calls (pages of 100 of users,
+  projects, registries and policies; one member list and one robot list per project that declares
+  them) for a no-op, plus one write per change.
+
+The loop costs about half a second per object here, so beyond `--loop-full` objects it runs on a SAMPLE instead: a
+structure of `--loop-sample` projects (with its users, members, robots and policies, the same mix)
+made of additional objects, applied to the emulator that already holds the N-sized state, and the
+figures are extrapolated linearly to the full object count. The output marks those figures.
+
+Writes benchmarks/results/state_scale.md and state_scale.png (time and requests against N, log
+scale). A figure, not a test: nothing fails on a slow machine.
+
+    .venv/bin/python benchmarks/state_scale.py [--sizes 10,100,1000] [--loop-sample 10] [--report-only]
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.emulator_process import EmulatorProcess  # noqa: E402
+
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+VENV_BIN = os.path.dirname(sys.executable)
+ADMIN = ("admin", "Harbor12345")
+PASSWORD = "Passw0rdBench"
+ROLES = ("projectAdmin", "maintainer", "developer", "guest", "limitedGuest")
+PAGE = 100
+
+
+# -- the inventory -------------------------------------------------------------------------------
+def structure(n, url, prefix=""):
+    """N projects, 5N users, 5N memberships, N/10 robots, N/10 policies (at least one of each)."""
+    users = [{"username": "%su%05d" % (prefix, i), "email": "%su%05d@example.com" % (prefix, i),
+              "realname": "User %d" % i, "password": PASSWORD} for i in range(5 * n)]
+    tenth = max(1, n // 10)
+    projects = []
+    for p in range(n):
+        project = {"name": "%sp%05d" % (prefix, p), "public": p % 2 == 0,
+                   "members": [{"user": users[5 * p + k]["username"], "role": ROLES[k]} for k in range(5)]}
+        if p < tenth:
+            project["robots"] = [{"name": "ci", "permission_preset": "push", "duration": -1}]
+        projects.append(project)
+    registry = "%speer" % prefix
+    return {
+        "users": users,
+        "registries": [{"name": registry, "type": "harbor", "url": url, "insecure": True}],
+        "projects": projects,
+        "replication_policies": [{"name": "%srp%04d" % (prefix, i), "direction": "push", "registry": registry,
+                                  "filters": {"name": "%sp%05d/**" % (prefix, i)}, "trigger": "manual"}
+                                 for i in range(tenth)],
+    }
+
+
+def object_count(desired):
+    projects = desired["projects"]
+    return (len(desired["users"]) + len(desired["registries"]) + len(projects)
+            + sum(len(p.get("members", [])) + len(p.get("robots", [])) for p in projects)
+            + len(desired["replication_policies"]))
+
+
+def pages(count):
+    return max(1, math.ceil(count / PAGE))
+
+
+def minimum_reads(desired, existing_users, existing_projects, existing_registries, existing_policies):
+    """The list calls a structure needs when Harbor already holds the given numbers of objects."""
+    declared = sum(1 for p in desired["projects"] if p.get("members") is not None)
+    with_robots = sum(1 for p in desired["projects"] if p.get("robots") is not None)
+    if existing_projects <= 1:  # from empty: the declared projects do not exist yet, nothing to list in them
+        declared = with_robots = 0
+    return (pages(existing_users) + pages(existing_projects) + pages(existing_registries)
+            + pages(existing_policies) + declared + with_robots)
+
+
+# -- running ansible-playbook -----------------------------------------------------------------------
+def play(tasks, url, variables):
+    """A play whose (large) variables come from a JSON vars file, as inventory data would: Ansible
+    deep-copies variables written inline in a play, which would dominate the figures."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    with handle:
+        json.dump(variables, handle)
+    return [{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "vars_files": [handle.name],
+        "module_defaults": {"group/registryops.harbor.harbor": {
+            "api_url": url, "api_username": ADMIN[0], "api_password": ADMIN[1]}},
+        "tasks": tasks,
+    }]
+
+
+def run_playbook(playbook, harbor_url):
+    """Run it; return (seconds, emulator request counts, rc, output)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(playbook, handle, default_flow_style=None, width=200)
+        path = handle.name
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
+    requests.delete(harbor_url + "/lab/requests", timeout=10)
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", path], cwd=ROOT,
+                          env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    counts = requests.get(harbor_url + "/lab/requests", timeout=10).json()
+    os.unlink(path)
+    for extra in playbook[0].get("vars_files", []):
+        os.unlink(extra)
+    return seconds, counts, proc.returncode, proc.stdout + proc.stderr
+
+
+def state_play(url, desired):
+    task = {"name": "Converge", "registryops.harbor.state": {
+        "users": "{{ desired.users }}", "registries": "{{ desired.registries }}",
+        "projects": "{{ desired.projects }}", "replication_policies": "{{ desired.replication_policies }}"},
+        "register": "converged"}
+    show = {"name": "Figures", "ansible.builtin.debug": {"msg": "STATE {{ {'summary': converged.summary, "
+                                                                "'requests': converged.requests, "
+                                                                "'seconds': converged.seconds} | to_json }}"}}
+    return play([task, show], url, {"desired": desired})
+
+
+def loop_play(url, desired):
+    members = [dict(m, project=p["name"]) for p in desired["projects"] for m in p.get("members", [])]
+    robots = [dict(r, project=p["name"]) for p in desired["projects"] for r in p.get("robots", [])]
+    projects = [{"name": p["name"], "public": p["public"]} for p in desired["projects"]]
+    tasks = [
+        {"name": "Users", "registryops.harbor.user": {
+            "username": "{{ item.username }}", "email": "{{ item.email }}", "realname": "{{ item.realname }}",
+            "password": "{{ item.password }}"}, "loop": "{{ desired.users }}", "no_log": True},
+        {"name": "Registries", "registryops.harbor.registry": {
+            "name": "{{ item.name }}", "type": "{{ item.type }}", "url": "{{ item.url }}",
+            "insecure": "{{ item.insecure }}"}, "loop": "{{ desired.registries }}"},
+        {"name": "Projects", "registryops.harbor.project": {
+            "name": "{{ item.name }}", "public": "{{ item.public }}"}, "loop": "{{ projects }}"},
+        {"name": "Members", "registryops.harbor.project_member": {
+            "project": "{{ item.project }}", "user": "{{ item.user }}", "role": "{{ item.role }}"},
+         "loop": "{{ members }}"},
+        {"name": "Robots", "registryops.harbor.robot_account": {
+            "name": "{{ item.name }}", "level": "project", "project": "{{ item.project }}",
+            "permission_preset": "{{ item.permission_preset }}", "duration": "{{ item.duration }}"},
+         "loop": "{{ robots }}", "no_log": True},
+        {"name": "Replication policies", "registryops.harbor.replication_policy": {
+            "name": "{{ item.name }}", "direction": "{{ item.direction }}", "registry": "{{ item.registry }}",
+            "filters": "{{ item.filters }}", "trigger": "{{ item.trigger }}"},
+         "loop": "{{ desired.replication_policies }}"},
+    ]
+    return play(tasks, url, {"desired": desired, "members": members, "robots": robots, "projects": projects})
+
+
+def state_figures(output):
+    for line in output.splitlines():
+        if "STATE {" in line:
+            text = line.split("STATE ", 1)[1].strip().rstrip('"')
+            return json.loads(text.replace('\\"', '"'))
+    return None
+
+
+# -- one size ------------------------------------------------------------------------------------------
+def measure(n, args, work):
+    rows = []
+    with EmulatorProcess(os.path.join(work, "n%d" % n)) as harbor:
+        desired = structure(n, harbor.url)
+        objects = object_count(desired)
+        users_total, projects_total = len(desired["users"]) + 1, len(desired["projects"]) + 1  # + admin, library
+        policies = len(desired["replication_policies"])
+
+        def row(label, seconds, counts, minimum, note="", figures=None):
+            rows.append({"n": n, "run": label, "seconds": round(seconds, 2), "requests": counts["total"],
+                         "writes": counts["writes"], "minimum": minimum, "note": note,
+                         "module": figures})
+            print("N=%-5d %-34s %8.2f s %8d requests (%d writes), minimum %s %s"
+                  % (n, label, seconds, counts["total"], counts["writes"], minimum, note), flush=True)
+
+        def converge(label, minimum):
+            seconds, counts, rc, output = run_playbook(state_play(harbor.url, desired), harbor.url)
+            if rc != 0:
+                raise SystemExit("state run failed (%s):\n%s" % (label, output[-3000:]))
+            figures = state_figures(output)
+            # the registry endpoint's health check makes the emulator call itself: not the module's requests
+            row(label, seconds, counts, minimum, figures=figures)
+            return figures
+
+        writes_from_empty = objects
+        converge("state: from empty", "%d" % (minimum_reads(desired, 1, 1, 0, 0) + writes_from_empty))
+        no_op_min = minimum_reads(desired, users_total, projects_total, 1, policies)
+        converge("state: no-op rerun", "%d" % no_op_min)
+        desired["projects"][-1]["public"] = not desired["projects"][-1]["public"]
+        converge("state: one change", "%d" % (no_op_min + 1))
+
+        # the loop, on objects of its own (prefix "l") next to the N-sized state: in full while small,
+        # else on a sample of the same mix, extrapolated linearly
+        if objects <= args.loop_full:
+            sample, factor, note = structure(n, harbor.url, prefix="l"), 1.0, ""
+        else:
+            sample = structure(args.loop_sample, harbor.url, prefix="l")
+            factor = objects / float(object_count(sample))
+            note = "EXTRAPOLATED x%.1f from a sample of %d objects" % (factor, object_count(sample))
+        for label in ("loop: from empty", "loop: no-op rerun"):
+            seconds, counts, rc, output = run_playbook(loop_play(harbor.url, sample), harbor.url)
+            if rc != 0:
+                raise SystemExit("loop run failed:\n%s" % output[-3000:])
+            scaled = dict(total=int(counts["total"] * factor), writes=int(counts["writes"] * factor))
+            row(label, seconds * factor, scaled, "", note)
+    return rows, objects
+
+
+# -- report -----------------------------------------------------------------------------------------
+def by(rows, n, label):
+    return next(r for r in rows if r["n"] == n and r["run"] == label)
+
+
+def write_report(rows, sizes, objects, args):
+    os.makedirs(RESULTS, exist_ok=True)
+    lines = [
+        "# registryops.harbor.state at scale",
+        "",
+        "Generated by `benchmarks/state_scale.py` (%s) on this machine (%d CPUs) against the lab emulator in its "
+        "own process. Inventory of size N: N projects, 5N users, 5N memberships, N/10 project robots, one "
+        "registry endpoint, N/10 replication policies. Times are wall seconds of a whole `ansible-playbook` "
+        "run (start-up included); requests are counted by the emulator. The minimum is the list calls the "
+        "structure needs (pages of 100; one member list and one robot list per declared project) plus one "
+        "write per change. Creating the registry endpoint makes the emulator call itself twice (Harbor's health "
+        "check of the endpoint, here the emulator itself): those two are in the emulator's count of a run from empty. "
+        "The loop runs one task per object on objects of its own next to the N-sized state; beyond small N on a "
+        "sample of %d projects (with their users, members, robots and policies: the same mix), its figures then "
+        "extrapolated linearly and marked so." % (time.strftime("%Y-%m-%d"), os.cpu_count() or 0, args.loop_sample),
+        "",
+        "| N | objects | run | seconds | requests | writes | minimum | note |",
+        "|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append("| %d | %d | %s | %.2f | %d | %d | %s | %s |" % (
+            row["n"], objects[row["n"]], row["run"], row["seconds"], row["requests"], row["writes"],
+            row["minimum"], row["note"]))
+    lines += ["", "## Targets", ""]
+    for n in sizes:
+        noop, empty, loop = by(rows, n, "state: no-op rerun"), by(rows, n, "state: from empty"), \
+            by(rows, n, "loop: from empty")
+        ratio = noop["requests"] / float(noop["minimum"])
+        lines.append("- N=%d: no-op rerun %d requests = %.3fx the minimum %s, %.2f s; from empty %.1fx faster "
+                     "than the loop (%.1f s against %.1f s%s)" % (
+                         n, noop["requests"], ratio, noop["minimum"], noop["seconds"],
+                         loop["seconds"] / empty["seconds"], empty["seconds"], loop["seconds"],
+                         ", loop extrapolated" if loop["note"] else ""))
+    big = max(sizes)
+    noop = by(rows, big, "state: no-op rerun")
+    lines += ["", "Targets at N=%d: no-op within 1.1x the minimum requests: %s (%.3fx); under 5 s: %s (%.2f s); "
+              "from empty at least 10x faster than the loop: %s." % (
+                  big, "met" if noop["requests"] <= 1.1 * float(noop["minimum"]) else "NOT met",
+                  noop["requests"] / float(noop["minimum"]), "met" if noop["seconds"] < 5 else "NOT met",
+                  noop["seconds"],
+                  "met" if by(rows, big, "loop: from empty")["seconds"] >= 10 * by(rows, big, "state: from empty")[
+                      "seconds"] else "NOT met")]
+    if len(sizes) > 1:
+        small = min(sizes)
+        growth = by(rows, big, "state: no-op rerun")["requests"] / float(by(rows, small, "state: no-op rerun")[
+            "requests"])
+        lines.append("Growth of no-op requests from N=%d to N=%d: x%.1f for x%.0f objects (linear: no per-object "
+                     "list calls, no quadratic comparison)." % (small, big, growth, big / float(small)))
+    noop = by(rows, big, "state: no-op rerun")
+    if noop["module"]:
+        seconds = noop["module"]["seconds"]
+        inside = seconds["read"] + seconds["plan"] + seconds["write"]
+        lines += ["", "## Where the no-op time goes at N=%d" % big, "",
+                  "- %.2f s wall for the whole `ansible-playbook` run; inside the module: reading %.2f s (%d requests, "
+                  "%.0f requests/s from the emulator), planning %.2f s." % (
+                      noop["seconds"], seconds["read"], noop["requests"], noop["requests"] / max(seconds["read"], 1e-3),
+                      seconds["plan"]),
+                  "- The other %.2f s are Ansible handing %d objects to one task (loading them from the inventory, "
+                  "templating them into the module's arguments, transferring and starting the module) and the module "
+                  "validating each object with its module's argument spec." % (noop["seconds"] - inside, objects[big]),
+                  "- The reads are bound by the lab emulator's cost per request at this size (a Python process serving "
+                  "one request at a time on one core: every page of /users or /projects decodes the whole collection), "
+                  "not by the number of requests, which is the minimum."]
+    lines += ["", "Module-side split of each `state` run (seconds reading, planning, writing; requests the module "
+              "made):", ""]
+    for row in rows:
+        if row["module"]:
+            lines.append("- N=%d %s: %s, requests %s" % (row["n"], row["run"], json.dumps(row["module"]["seconds"]),
+                                                         json.dumps(row["module"]["requests"])))
+    lines.append("")
+    with open(os.path.join(RESULTS, "state_scale.md"), "w") as handle:
+        handle.write("\n".join(lines))
+    with open(os.path.join(RESULTS, "state_scale.json"), "w") as handle:
+        json.dump({"sizes": sizes, "objects": objects, "loop_sample": args.loop_sample, "rows": rows}, handle, indent=1)
+    print("\n".join(line for line in lines if not line.startswith("|")))
+    plot(rows, sizes)
+
+
+def plot(rows, sizes):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = ["state: from empty", "state: no-op rerun", "state: one change", "loop: from empty", "loop: no-op rerun"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for run in runs:
+        points = [by(rows, n, run) for n in sizes]
+        style = "--" if run.startswith("loop") else "-"
+        left.plot(sizes, [p["seconds"] for p in points], style, marker="o", label=run)
+        right.plot(sizes, [p["requests"] for p in points], style, marker="o", label=run)
+    right.plot(sizes, [float(by(rows, n, "state: no-op rerun")["minimum"]) for n in sizes], ":", color="black",
+               label="no-op minimum")
+    for axis, title in ((left, "wall time (s)"), (right, "HTTP requests")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("N (projects; 5N users, 5N members)")
+        axis.set_title(title)
+        axis.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8)
+    figure.suptitle("registryops.harbor.state vs one task per object (loop beyond small N: extrapolated sample)")
+    figure.tight_layout()
+    figure.savefig(os.path.join(RESULTS, "state_scale.png"), dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--loop-sample", type=int, default=10, help="projects in the loop's sample")
+    parser.add_argument("--loop-full", type=int, default=150,
+                        help="run the loop in full up to this many objects, else on the sample")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the Markdown and the plot again from benchmarks/results/state_scale.json")
+    args = parser.parse_args()
+    if args.report_only:
+        with open(os.path.join(RESULTS, "state_scale.json")) as handle:
+            saved = json.load(handle)
+        args.loop_sample = saved["loop_sample"]
+        write_report(saved["rows"], saved["sizes"], dict((int(k), v) for k, v in saved["objects"].items()), args)
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows, objects = [], {}
+    with tempfile.TemporaryDirectory() as work:
+        for n in sizes:
+            got, objects[n] = measure(n, args, work)
+            rows.extend(got)
+    write_report(rows, sizes, objects, args)
+
+
+if __name__ == "__main__":
+    main()
