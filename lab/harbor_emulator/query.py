@@ -5,6 +5,7 @@ q syntax (Harbor's lib/q): comma-separated `key=value` terms where value is
 (intersection: all of), as Harbor's swagger describes them.
 """
 
+import operator
 from urllib.parse import urlencode
 
 from .errors import bad_request
@@ -106,6 +107,11 @@ def matches(item_value, kind, expected):
     if kind == "and":
         return all(v in texts for v in expected)
     return any(v in texts for v in expected)  # or
+
+
+def fields(*keys):
+    """q/sort getters for fields that are plain document keys."""
+    return {key: operator.itemgetter(key) for key in keys}
 
 
 def filter_items(items, q_raw, fields):

@@ -446,9 +446,7 @@ def quoted_repo(name):
 # =====================================================================================
 # repositories
 # =====================================================================================
-REPO_FIELDS = {"id": lambda r: r["id"], "name": lambda r: r["name"], "project_id": lambda r: r["project_id"],
-               "creation_time": lambda r: r["creation_time"], "update_time": lambda r: r["update_time"],
-               "pull_count": lambda r: r["pull_count"], "artifact_count": lambda r: r["artifact_count"]}
+REPO_FIELDS = query.fields("id", "name", "project_id", "creation_time", "update_time", "pull_count", "artifact_count")
 
 
 def repository_listing(ctx, views):
@@ -538,10 +536,8 @@ def tags_match(names, kind, value):
     return False
 
 
-ARTIFACT_FIELDS = {"id": lambda a: a["id"], "digest": lambda a: a["digest"], "type": lambda a: a["type"],
-                   "media_type": lambda a: a["media_type"], "push_time": lambda a: a["push_time"],
-                   "pull_time": lambda a: a["pull_time"], "size": lambda a: a["size"],
-                   "repository_name": lambda a: a["repository_name"]}
+ARTIFACT_FIELDS = query.fields("id", "digest", "type", "media_type", "push_time", "pull_time", "size",
+                               "repository_name")
 
 
 def filter_artifacts(tx, request, artifacts):
@@ -682,8 +678,7 @@ def copy_artifact(ctx, project_name, repository_name):
 # =====================================================================================
 # tags
 # =====================================================================================
-TAG_FIELDS = {"id": lambda t: t["id"], "name": lambda t: t["name"], "push_time": lambda t: t["push_time"],
-              "pull_time": lambda t: t["pull_time"], "artifact_id": lambda t: t["artifact_id"]}
+TAG_FIELDS = query.fields("id", "name", "push_time", "pull_time", "artifact_id")
 
 
 @route("/projects/<project_name>/repositories/<repository_name>/artifacts/<reference>/tags", tx=False)

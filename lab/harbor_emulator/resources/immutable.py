@@ -77,7 +77,7 @@ def load(ctx, project, raw_id):
 def list_rules(ctx, project_name_or_id):
     project = project_with(ctx, project_name_or_id, "list")
     rules = ctx.tx.list("immutable_rule", parent=project["project_id"])
-    fields = {"id": lambda r: r["id"], "priority": lambda r: r["priority"], "disabled": lambda r: r["disabled"]}
+    fields = query.fields("id", "priority", "disabled")
     page, headers = query.listing(ctx.request, rules, fields)
     return json_response([view(r) for r in page], headers=headers)
 

@@ -203,9 +203,7 @@ def create(ctx):
 
 
 def registry_fields():
-    return {"name": lambda r: r["name"], "type": lambda r: r["type"], "url": lambda r: r["url"],
-            "id": lambda r: r["id"], "creation_time": lambda r: r["creation_time"],
-            "update_time": lambda r: r["update_time"]}
+    return query.fields("name", "type", "url", "id", "creation_time", "update_time")
 
 
 @route("/registries")

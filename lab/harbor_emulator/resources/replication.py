@@ -248,10 +248,8 @@ def request_stop(tx, execution):
 
 # -- policy routes ------------------------------------------------------------------------------------
 def policy_fields():
-    return {"name": lambda p: p["name"], "id": lambda p: p["id"], "enabled": lambda p: p["enabled"],
-            "description": lambda p: p["description"], "creation_time": lambda p: p["creation_time"],
-            "update_time": lambda p: p["update_time"], "src_registry_id": lambda p: p["src_registry_id"],
-            "dest_registry_id": lambda p: p["dest_registry_id"]}
+    return query.fields("name", "id", "enabled", "description", "creation_time", "update_time", "src_registry_id",
+                        "dest_registry_id")
 
 
 @route("/replication/policies", methods=["POST"])
@@ -325,9 +323,7 @@ def start(ctx):
 
 
 def execution_fields():
-    return {"id": lambda e: e["id"], "policy_id": lambda e: e["policy_id"], "status": lambda e: e["status"],
-            "trigger": lambda e: e["trigger"], "start_time": lambda e: e["start_time"],
-            "end_time": lambda e: e["end_time"]}
+    return query.fields("id", "policy_id", "status", "trigger", "start_time", "end_time")
 
 
 @route("/replication/executions")
@@ -359,9 +355,7 @@ def stop(ctx, execution_id):
 
 
 def task_fields():
-    return {"id": lambda t: t["id"], "status": lambda t: t["status"], "operation": lambda t: t["operation"],
-            "resource_type": lambda t: t["resource_type"], "start_time": lambda t: t["start_time"],
-            "end_time": lambda t: t["end_time"]}
+    return query.fields("id", "status", "operation", "resource_type", "start_time", "end_time")
 
 
 @route("/replication/executions/<execution_id>/tasks")

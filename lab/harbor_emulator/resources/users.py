@@ -149,16 +149,8 @@ def create(ctx):
     return created(f"/users/{doc['user_id']}")
 
 
-USER_FIELDS = {
-    "username": lambda u: u["username"],
-    "email": lambda u: u["email"],
-    "user_id": lambda u: u["user_id"],
-    "realname": lambda u: u["realname"],
-    "comment": lambda u: u["comment"],
-    "sysadmin_flag": lambda u: u["sysadmin_flag"],
-    "creation_time": lambda u: u["creation_time"],
-    "update_time": lambda u: u["update_time"],
-}
+USER_FIELDS = query.fields("username", "email", "user_id", "realname", "comment", "sysadmin_flag",
+                           "creation_time", "update_time")
 
 
 @route("/users")

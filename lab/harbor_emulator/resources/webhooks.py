@@ -94,13 +94,7 @@ def claim_name(ctx, project, policy, own_id=None):
 
 
 # -- handlers -----------------------------------------------------------------------------
-POLICY_FIELDS = {
-    "name": lambda p: p["name"],
-    "id": lambda p: p["id"],
-    "enabled": lambda p: p["enabled"],
-    "creation_time": lambda p: p["creation_time"],
-    "update_time": lambda p: p["update_time"],
-}
+POLICY_FIELDS = query.fields("name", "id", "enabled", "creation_time", "update_time")
 
 
 @route("/projects/<project_name_or_id>/webhook/policies")
