@@ -140,12 +140,26 @@ def sort_items(items, sort_raw, fields):
 def paginate(request, items):
     """Slice one page and return (page_items, headers) the way Harbor does."""
     page, page_size = page_params(request.args)
-    total = len(items)
-    headers = {"X-Total-Count": str(total)}
     if page_size == 0:  # Harbor: page_size 0 means "all"
-        return items, headers
+        return items, {"X-Total-Count": str(len(items))}
     start = (page - 1) * page_size
-    page_items = items[start:start + page_size]
+    return items[start:start + page_size], page_headers(request, len(items))
+
+
+def window(request):
+    """(offset, limit) of the requested page, for a listing that pages in the database;
+    limit None means all (page_size 0)."""
+    page, page_size = page_params(request.args)
+    return ((page - 1) * page_size, page_size) if page_size else (0, None)
+
+
+def page_headers(request, total):
+    """X-Total-Count and Link (prev/next) for the requested page of `total` items."""
+    page, page_size = page_params(request.args)
+    headers = {"X-Total-Count": str(total)}
+    if page_size == 0:
+        return headers
+    start = (page - 1) * page_size
     links = []
     base = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
 
@@ -159,7 +173,7 @@ def paginate(request, items):
         links.append(link(page + 1, "next"))
     if links:
         headers["Link"] = " , ".join(links)
-    return page_items, headers
+    return headers
 
 
 def listing(request, items, fields, sort_fields=None):

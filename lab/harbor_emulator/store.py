@@ -17,8 +17,13 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id BIGINT NOT NULL,"
     " parent BIGINT NOT NULL DEFAULT 0, name TEXT, data TEXT NOT NULL, PRIMARY KEY (kind, id))",
-    "CREATE INDEX IF NOT EXISTS objects_by_name ON objects (kind, name)",
-    "CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (kind, parent)",
+    # (kind, name, id) and (kind, parent, id): with `ORDER BY id` SQLite otherwise prefers the
+    # primary key to skip the sort and scans every document of the kind (7 ms per member list
+    # at 6,000 members, against 0.1 ms).
+    "DROP INDEX IF EXISTS objects_by_name",
+    "DROP INDEX IF EXISTS objects_by_parent",
+    "CREATE INDEX IF NOT EXISTS objects_by_kind_name ON objects (kind, name, id)",
+    "CREATE INDEX IF NOT EXISTS objects_by_kind_parent ON objects (kind, parent, id)",
     "CREATE TABLE IF NOT EXISTS unique_keys (kind TEXT NOT NULL, key TEXT NOT NULL,"
     " id BIGINT NOT NULL, PRIMARY KEY (kind, key))",
 ]
@@ -246,6 +251,31 @@ class Tx:
             params.extend(parents)
         rows = self.execute(sql + " ORDER BY id", tuple(params))
         return [self._doc(row) for row in rows.fetchall()]
+
+    # Soft-deleted documents keep their row but not their name: Harbor renames a deleted user
+    # `name#id` ('#' is illegal in live names) and its built-in anonymous user has none.
+    LIVE = "name IS NOT NULL AND name NOT LIKE ?"  # with the parameter '%#%'
+
+    def _where(self, live):
+        return (" AND " + self.LIVE, ("%#%",)) if live else ("", ())
+
+    def window(self, kind, offset, limit, live=False, order="id"):
+        """One page of a kind's documents in SQL (decoding only that page), by id or by name;
+        `live` leaves out the soft-deleted. With count_live/count it lists a large
+        collection without reading all of it."""
+        condition, params = self._where(live)
+        sql = "SELECT id, parent, name, data FROM objects WHERE kind = ?" + condition
+        # byte order for names on both databases, like Python's sort of the same strings
+        sql += " ORDER BY " + ('name COLLATE "C", id' if self.postgres and order == "name" else
+                               "name, id" if order == "name" else "id")
+        if limit is None:
+            return [self._doc(row) for row in self.execute(sql, (kind, *params)).fetchall()[offset:]]
+        rows = self.execute(sql + " LIMIT ? OFFSET ?", (kind, *params, limit, offset))
+        return [self._doc(row) for row in rows.fetchall()]
+
+    def count_live(self, kind):
+        condition, params = self._where(True)
+        return int(self.execute("SELECT COUNT(*) FROM objects WHERE kind = ?" + condition, (kind, *params)).fetchone()[0])
 
     def count(self, kind, parent=None):
         if parent is None:

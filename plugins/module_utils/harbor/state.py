@@ -28,7 +28,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import (
     HAS_REQUESTS,
@@ -59,6 +58,7 @@ from ansible_collections.registryops.harbor.plugins.module_utils.harbor.replicat
 )
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.retention import RetentionResource
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.robot import PREFIX, RobotResource, tail_of
+from ansible_collections.registryops.harbor.plugins.module_utils.harbor.spec import SpecValidator
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.user import UserResource
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.webhook import WebhookResource
 
@@ -67,6 +67,9 @@ PROTECTED_KINDS = ("users", "projects", "registries", "robots", "labels", "repli
 # option names whose values are secrets, wherever they appear in the structure
 SECRET_OPTIONS = ("password", "access_secret", "secret", "auth_header", "secrets")
 MAX_PARALLEL = 64
+
+
+STRUCTURE_LISTS = ("users", "registries", "projects", "robots", "labels", "replication_policies")
 
 
 def state_argument_spec():
@@ -222,7 +225,7 @@ class Kind(object):
     def __init__(self):
         proto = self.resource_class()
         kwargs = proto.module_kwargs()
-        self.validator = ArgumentSpecValidator(
+        self.validator = SpecValidator(
             proto.argument_spec(),
             mutually_exclusive=kwargs.get("mutually_exclusive"),
             required_together=kwargs.get("required_together"),
@@ -887,9 +890,12 @@ def plan_item(item, snap):
         else:
             changes = dict((key, value) for key, value in wanted.items()
                            if differs(before.get(key), value, key in resource.unordered))
-            after = copy.deepcopy(before)
-            after.update(changes)
-            for name in resource.hidden_changes(params, current):
+            hidden = list(resource.hidden_changes(params, current))
+            after = before  # an unchanged object (most of them) needs no copy
+            if changes or hidden:
+                after = copy.deepcopy(before)
+                after.update(changes)
+            for name in hidden:
                 changes[name] = True
                 before[name] = MASK
                 after[name] = MASK + " (changed)"
@@ -938,6 +944,21 @@ class CountingClient(HarborClient):
         return super(CountingClient, self).request(*args, **kwargs)
 
 
+def compact_arguments(module):
+    """The module's arguments for the result's `invocation`, the structure's lists as counts:
+    echoing thousands of objects back would double what Ansible transfers and scans for secrets."""
+    args = {}
+    for key, value in module.params.items():
+        if isinstance(value, list) and key in STRUCTURE_LISTS:
+            value = "<%d object%s>" % (len(value), "" if len(value) == 1 else "s")
+        elif isinstance(value, dict) and key == "config":
+            value = "<%d keys>" % len(value)
+        elif value is not None and module.argument_spec.get(key, {}).get("no_log"):
+            value = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+        args[key] = value
+    return args
+
+
 class HarborState(object):
     def __init__(self):
         self.module = StateAnsibleModule(argument_spec=state_argument_spec(), supports_check_mode=True)
@@ -970,6 +991,7 @@ class HarborState(object):
             client.close()
         if not module._diff:
             result.pop("diff", None)
+        result["invocation"] = {"module_args": compact_arguments(module)}
         if result["failures"]:
             failures = result["failures"]
             shown = "; ".join("%s %s: %s" % (f["kind"], f["name"], f["error"]) for f in failures[:10])
