@@ -229,11 +229,14 @@ def test_role_matrix_and_drift_report_across_two_registries(harbor, admin, tmp_p
     other = start_harbor(tmp_path / "second")
     try:
         inv = inventory(tmp_path, {"harbor-a": harbor.url, "harbor-b": other.url})
-        apply = tmp_path / "apply.yml"
-        apply.write_text(yaml.safe_dump([{"name": "Apply", "hosts": "registries", "gather_facts": False,
-                                          "roles": ["registryops.harbor.registry_config"]}]))
-        done = playbook([str(apply)], inv)
+        done = playbook(["playbooks/registry_config.yml"], inv)
         assert done.returncode == 0, done.stdout[-3000:]
+        assert "changed=1" in done.stdout, done.stdout[-3000:]
+        harbor.reset_request_counts()
+        again = playbook(["playbooks/registry_config.yml"], inv)
+        assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, \
+            again.stdout[-3000:]
+        harbor.assert_no_writes()
         for instance in (harbor, other):
             roles = {m["entity_name"]: m["role_id"] for m in instance.client().get(
                 "/projects/payments/members", headers={"X-Is-Resource-Name": "true"}).json()}
