@@ -104,6 +104,18 @@ options:
       - System configuration, as in M(registryops.harbor.config) (C(settings), C(secrets), C(read_only),
         C(update_secrets)).
     type: dict
+  src:
+    description:
+      - Path of a JSON or YAML file, on the host that runs the module, holding a mapping with any of the
+        structure's keys (O(users), O(registries), O(projects), O(robots), O(labels),
+        O(replication_policies), O(config)) in the same form as the options.
+      - A key may come from the file or from the option, not both.
+      - The fast path for very large structures. ansible-core spends several seconds of CPU passing ten
+        thousand objects as task arguments (templating them, sending them to the module and back to the
+        controller); a file is read by the module in milliseconds. See benchmarks/results/state_scale.md.
+      - The module reads the file as it is; Ansible Vault cannot decrypt it there. Keep secrets out of
+        it (for example users whose password is set elsewhere, or with O(users) inline).
+    type: path
   purge:
     description:
       - Delete the objects of every kind the structure names (a top-level key, or a part of a project)
@@ -165,6 +177,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Converge a large registry from a state file kept in the repository
+  registryops.harbor.state:
+    src: "{{ inventory_dir }}/registry-state/prod.yml"
+    purge: true
+
 - name: Converge the registry
   registryops.harbor.state:
     api_url: https://harbor.example.com

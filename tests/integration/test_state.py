@@ -189,6 +189,45 @@ def test_every_invalid_object_is_reported_before_any_request(harbor):
     assert len(result["errors"]) == 10 and "short" not in json.dumps(result)
 
 
+def test_structure_from_a_src_file(harbor, admin, tmp_path):
+    """src: the structure's keys from a YAML (or JSON) file, the same result as inline; a key given
+    twice, an unknown key, a broken or missing file fail before any request."""
+    desired = structure(harbor)
+    users = desired.pop("users")
+    path = tmp_path / "registry-state.yml"
+    path.write_text(yaml.safe_dump(desired))
+    applied = state(harbor, {"src": str(path), "users": users})
+    assert applied["changed"] and not applied.get("failed"), applied.get("msg")
+    assert applied["summary"]["create"] == 15
+    assert applied["invocation"]["module_args"]["src"] == str(path)
+    assert applied["invocation"]["module_args"]["users"] == "<3 objects>"
+    no_secret_in(applied)
+    as_json = tmp_path / "registry-state.json"
+    as_json.write_text(json.dumps(dict(desired, users=users)))
+    harbor.reset_request_counts()
+    rerun = state(harbor, {"src": str(as_json)})
+    assert not rerun["changed"] and rerun["summary"]["unchanged"] == 17
+    counts = harbor.request_counts()
+    assert counts["writes"] == 0 and counts["total"] == LIST_CALLS
+    no_secret_in(rerun)  # the passwords read from the file are masked like inline ones
+
+    bad = tmp_path / "bad.yml"
+    harbor.reset_request_counts()
+    for content, args, message in [
+        (yaml.safe_dump({"users": users}), {"users": users}, "users given both in src"),
+        (yaml.safe_dump({"user": users}), {}, "unknown key(s) user"),
+        ("projects: [unclosed", {}, "neither JSON nor valid YAML"),
+        ("- just\n- a list\n", {}, "must hold a mapping"),
+        (yaml.safe_dump({"projects": "payments"}), {}, "projects"),
+    ]:
+        bad.write_text(content)
+        failed = state(harbor, dict(args, src=str(bad)))
+        assert failed["failed"] and message in failed["msg"], (message, failed["msg"])
+    missing = state(harbor, {"src": str(tmp_path / "nowhere.yml")})
+    assert missing["failed"] and "cannot be read" in missing["msg"]
+    assert harbor.request_counts()["total"] == 0
+
+
 def test_a_developer_gets_a_clear_403(harbor, admin):
     admin.create_user("dev", password="Passw0rdDev1")
     result = state(harbor, {"users": []}, username="dev", password="Passw0rdDev1")
