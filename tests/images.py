@@ -5,16 +5,12 @@ pushes one image per platform and a manifest list over them. Both return a Pushe
 """
 
 import json
-import os
 from dataclasses import dataclass, field
 
 from harbor_emulator.registry_client import (
     MANIFEST_LIST_V2, MANIFEST_V2, RegistryClient, digest_of,
 )
-
-CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
-LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-
+from harbor_emulator.sample_image import image_parts
 
 @dataclass
 class PushedImage:
@@ -32,20 +28,6 @@ def as_client(client_or_url, auth=None):
         return client_or_url
     username, password = auth if auth else (None, None)
     return RegistryClient(client_or_url, username, password)
-
-
-def image_parts(layers=1, size=1024, architecture="amd64", os_name="linux"):
-    """(config bytes, [layer bytes], manifest bytes) of a fresh random image."""
-    blobs = [os.urandom(size) for _ in range(layers)]
-    config = json.dumps({"architecture": architecture, "os": os_name, "created": "2024-01-01T00:00:00Z",
-                         "config": {"Env": ["PATH=/usr/bin"]},
-                         "rootfs": {"type": "layers", "diff_ids": [digest_of(b) for b in blobs]}}).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST_V2,
-        "config": {"mediaType": CONFIG_TYPE, "size": len(config), "digest": digest_of(config)},
-        "layers": [{"mediaType": LAYER_TYPE, "size": len(b), "digest": digest_of(b)} for b in blobs],
-    }).encode()
-    return config, blobs, manifest
 
 
 def push_image(client_or_url, repo, tag, layers=1, size=1024, auth=None, architecture="amd64"):
