@@ -6,17 +6,27 @@ As in Harbor: POST and PUT take the same body; `Manual` starts a run now (201 Lo
 is none. A run is a job (jobs.py) calling the registry's garbage collection; its log ends
 with Harbor's summary lines and "freed N bytes"; the results land in `job_parameters` as
 `freed_space`, `purged_blobs`, `purged_manifests` (for a dry run: what it would free).
+
+Read-only mode refuses every write here (Harbor's global read-only middleware lets only a
+few paths through, and the GC API is not one of them: goharbor/harbor#11253); a run
+already started keeps running, since the job service does not pass through that middleware.
+
+LAB ONLY: PUT /lab/faults/gc {"fail_runs": N, "delay_seconds": S} makes the next N real
+(non-dry) runs fail the way a collection fails when the storage refuses to delete blobs, after
+S seconds of work (default 0); a dry run deletes nothing, so it is not affected. GET shows
+what is left of it.
 """
 
 import datetime
 import json
 import re
 import threading
+import time
 
 from werkzeug.wrappers import Response
 
 from .. import jobs, query, timeutil
-from ..errors import bad_request, conflict, not_found
+from ..errors import HarborError, bad_request, conflict, not_found
 from ..web import API, empty, json_response, route
 from .replication import parse_cron
 
@@ -24,6 +34,7 @@ SCHEDULED_TYPES = ("Hourly", "Daily", "Weekly", "Custom", "Schedule")
 TYPES = SCHEDULED_TYPES + ("Manual", "None")
 FINAL = ("Success", "Error", "Stopped")
 JOB_NAME = "GARBAGE_COLLECTION"
+READ_ONLY_MESSAGE = "The system is in read only mode. Any modification is prohibited."
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
 _RUN_LOCK = threading.Lock()  # one collection at a time in a process: Distribution's GC is not concurrent
 
@@ -110,6 +121,11 @@ def get_execution(tx, raw_id, ctx):
     return execution
 
 
+def refuse_in_read_only(ctx):
+    if ctx.emulator.config_value(ctx.tx, "read_only"):
+        raise HarborError(403, READ_ONLY_MESSAGE, code="DENIED")
+
+
 # -- routes -------------------------------------------------------------------------------------------
 @route("/system/gc/schedule")
 def get_schedule(ctx):
@@ -120,6 +136,7 @@ def get_schedule(ctx):
 
 @route("/system/gc/schedule", methods=["POST"])
 def create_schedule(ctx):
+    refuse_in_read_only(ctx)
     ctx.principal.require_system("garbage-collection", "create")
     gc_id = kick(ctx)
     response = empty(201)
@@ -129,6 +146,7 @@ def create_schedule(ctx):
 
 @route("/system/gc/schedule", methods=["PUT"])
 def update_schedule(ctx):
+    refuse_in_read_only(ctx)
     ctx.principal.require_system("garbage-collection", "update")
     kick(ctx)
 
@@ -154,6 +172,7 @@ def get_one(ctx, gc_id):
 
 @route("/system/gc/<gc_id>", methods=["PUT"])
 def stop(ctx, gc_id):
+    refuse_in_read_only(ctx)
     ctx.principal.require_system("garbage-collection", "stop")
     execution = get_execution(ctx.tx, gc_id, ctx)
     if execution["status"] in FINAL:
@@ -214,6 +233,15 @@ def run_gc(emulator, gc_id):
                                     "there is nothing to collect")
         set_state(emulator, gc_id, status="Error")
         return
+    delay = None if params["dry_run"] else take_injected_failure(emulator)
+    if delay is not None:
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not jobs.stopping(emulator):
+            time.sleep(0.1)  # marking takes a while before the sweep hits the storage
+        append_log(emulator, gc_id, "ERROR failed to delete blobs from storage: the storage driver refused the "
+                                    "delete (lab fault injected through /lab/faults/gc)")
+        set_state(emulator, gc_id, status="Error")
+        return
     try:
         with _RUN_LOCK:
             text, freed = emulator.registry.garbage_collect(params["dry_run"], params["delete_untagged"])
@@ -241,6 +269,36 @@ def eligible_counts(registry_log):
     """(blobs, manifests) from Distribution's "N blobs marked, B blobs and M manifests eligible" line."""
     match = re.search(r"(\d+) blobs and (\d+) manifests eligible for deletion", registry_log)
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+# -- LAB ONLY: an injected failure ------------------------------------------------------------------
+def take_injected_failure(emulator):
+    """The seconds to work before failing (one fewer failure left), or None when none is injected."""
+    with emulator.store.tx() as tx:
+        fault = tx.get("lab_gc_fault", 1, for_update=True)
+        if not fault or fault.get("fail_runs", 0) <= 0:
+            return None
+        fault["fail_runs"] -= 1
+        tx.update("lab_gc_fault", 1, dict(fault))
+        return fault.get("delay_seconds", 0)
+
+
+@route("/lab/faults/gc", prefix="", auth=False)
+def get_fault(ctx):
+    fault = ctx.tx.get("lab_gc_fault", 1) or {}
+    return {"fail_runs": fault.get("fail_runs", 0), "delay_seconds": fault.get("delay_seconds", 0)}
+
+
+@route("/lab/faults/gc", methods=["PUT"], prefix="", auth=False)
+def set_fault(ctx):
+    body = ctx.body()
+    fault = {"fail_runs": body.int("fail_runs", required=True, minimum=0, maximum=100),
+             "delay_seconds": body.int("delay_seconds", default=0, minimum=0, maximum=600)}
+    if ctx.tx.get("lab_gc_fault", 1) is None:
+        ctx.tx.insert("lab_gc_fault", 1, fault)
+    else:
+        ctx.tx.update("lab_gc_fault", 1, fault)
+    return fault
 
 
 def scheduled(tx):

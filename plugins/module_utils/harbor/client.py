@@ -9,13 +9,17 @@
   methods only (a POST is never repeated: it could create twice);
 - pagination at page_size 100 following the `Link: <...>; rel="next"` header;
 - Harbor's error body turned into one message with status, code, method, path, request id;
-- new ids read from the `Location` header of a 201.
+- new ids read from the `Location` header of a 201;
+- the registry v2 API Harbor serves under /v2 on the same host (for copying artifacts): basic
+  auth first, Docker's bearer token flow when the registry answers with a Bearer challenge,
+  blobs streamed (never held in memory), manifests addressed by digest.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
 import time
 
@@ -39,6 +43,15 @@ PAGE_SIZE = 100
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
 RETRY_STATUSES = (502, 503, 504)
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+# Registry v2 media types (Docker schema 2 and OCI); an index lists platform manifests.
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_LIST_V2 = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST_ACCEPT = ", ".join((OCI_INDEX, MANIFEST_LIST_V2, OCI_MANIFEST, MANIFEST_V2))
+BLOB_CHUNK = 1 << 20
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 class HarborError(Exception):
@@ -112,20 +125,28 @@ class HarborClient(object):
         self.session.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
         self.session.headers.update({"Accept": "application/json"})
         self.request_count = 0
+        self._token_service = None  # the registry's Bearer challenge, once it sent one
+        self._tokens = {}  # token per scope set
 
     # -- the one place requests are made ---------------------------------------------
-    def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201)):
-        """Send one request (retrying where safe) and return the response; raise HarborError otherwise."""
+    def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201), data=None, stream=False,
+                auth=None):
+        """Send one request (retrying where safe) and return the response; raise HarborError otherwise.
+
+        `data` may be a stream (an object with read()): such a request is sent once, never repeated,
+        since the stream cannot be rewound. `auth` replaces the session's basic auth for this call."""
         url = path if path.startswith("http") else self.base + API_PREFIX + path
         shown = url[len(self.base):] if url.startswith(self.base) else url
-        attempts = 1 + (self.retries if method in IDEMPOTENT_METHODS else 0)
+        if "/v2/" in shown:  # registry upload URLs carry a long opaque state in their query
+            shown = shown.split("?", 1)[0]
+        attempts = 1 + (self.retries if method in IDEMPOTENT_METHODS and not hasattr(data, "read") else 0)
         delay = self.backoff
         for attempt in range(attempts):
             last = attempt == attempts - 1
             self.request_count += 1
             try:
                 response = self.session.request(method, url, params=params, json=json, headers=headers,
-                                                timeout=self.timeout)
+                                                data=data, stream=stream, auth=auth, timeout=self.timeout)
             except requests.exceptions.SSLError as exc:
                 raise HarborError(None, method, shown, "TLS verification failed (%s); set ca_path to the CA "
                                   "that signed Harbor's certificate, or validate_certs: false for a lab" % exc)
@@ -136,12 +157,15 @@ class HarborClient(object):
                 delay *= 2
                 continue
             if response.status_code in RETRY_STATUSES and not last:
+                response.close()
                 time.sleep(delay)
                 delay *= 2
                 continue
             if response.status_code in ok:
                 return response
-            raise error_from_response(response, method, shown)
+            error = error_from_response(response, method, shown)
+            response.close()
+            raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- conveniences ------------------------------------------------------------------
@@ -189,5 +213,168 @@ class HarborClient(object):
     def delete(self, path):
         self.request("DELETE", path, ok=(200, 202, 204))
 
+    # -- the registry v2 API (Harbor serves /v2 on the host of its API) ---------------------
+    # Harbor accepts basic auth on /v2. A registry that answers with a Bearer challenge instead
+    # gets Docker's token flow: a token per scope from the challenge's realm, fetched with the
+    # same basic credentials, and the call repeated once with it.
+    def registry_call(self, method, repository, suffix, scopes, ok=(200,), headers=None, data=None, stream=False,
+                      url=None):
+        """One /v2 call about `repository` (e.g. suffix "manifests/sha256:..."); `scopes` are the
+        token scopes it needs (e.g. ["repository:p/r:pull,push"]). Returns the response."""
+        target = url or "%s/v2/%s/%s" % (self.base, repository, suffix)
+        key = " ".join(scopes)
+        accepted = tuple(ok) + (401,)
+        response = self.request(method, target, headers=headers, ok=accepted, data=data, stream=stream,
+                                auth=self._registry_auth(key))
+        if response.status_code != 401:
+            return response
+        challenge = response.headers.get("WWW-Authenticate", "")
+        error = error_from_response(response, method, target[len(self.base):].split("?", 1)[0])
+        response.close()
+        scheme, _sep, rest = challenge.strip().partition(" ")
+        params = dict(_CHALLENGE_PARAM.findall(rest))
+        if scheme.lower() != "bearer" or not params.get("realm") or hasattr(data, "read"):
+            raise error  # wrong credentials, or a stream that cannot be sent twice
+        self._token_service = params
+        self._tokens[key] = self._fetch_token(scopes)
+        return self.request(method, target, headers=headers, ok=tuple(ok), data=data, stream=stream,
+                            auth=self._registry_auth(key))
+
+    def _registry_auth(self, key):
+        if self._token_service is None:
+            return None  # the session's basic auth
+        if key not in self._tokens:
+            self._tokens[key] = self._fetch_token(key.split(" "))
+        return _Bearer(self._tokens[key])
+
+    def _fetch_token(self, scopes):
+        params = {"scope": list(scopes)}
+        if self._token_service.get("service"):
+            params["service"] = self._token_service["service"]
+        body = self.request("GET", self._token_service["realm"], params=params, ok=(200,)).json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise HarborError(None, "GET", self._token_service["realm"], "the token service returned no token")
+        return token
+
+    @staticmethod
+    def pull_scope(repository):
+        return "repository:%s:pull" % repository
+
+    @staticmethod
+    def push_scope(repository):
+        return "repository:%s:pull,push" % repository
+
+    def manifest_digest(self, repository, reference):
+        """The digest a tag or digest resolves to in `repository`, or None when there is no such manifest."""
+        response = self.registry_call("HEAD", repository, "manifests/" + reference, [self.pull_scope(repository)],
+                                      ok=(200, 404), headers={"Accept": MANIFEST_ACCEPT})
+        response.close()
+        if response.status_code == 404:
+            return None
+        digest = response.headers.get("Docker-Content-Digest")
+        if not digest:  # a registry that omits the header: hash what a GET returns
+            digest = content_digest(self.get_manifest(repository, reference)[0])
+        return digest
+
+    def get_manifest(self, repository, reference):
+        """(raw bytes, media type) of a manifest, byte for byte as stored (its digest is over these bytes)."""
+        response = self.registry_call("GET", repository, "manifests/" + reference, [self.pull_scope(repository)],
+                                      headers={"Accept": MANIFEST_ACCEPT})
+        media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        return response.content, media_type
+
+    def put_manifest(self, repository, reference, raw, media_type):
+        """PUT a manifest under a digest or a tag; returns the digest the registry computed."""
+        response = self.registry_call("PUT", repository, "manifests/" + reference, [self.push_scope(repository)],
+                                      ok=(201,), headers={"Content-Type": media_type}, data=raw)
+        return response.headers.get("Docker-Content-Digest")
+
+    def blob_exists(self, repository, digest):
+        response = self.registry_call("HEAD", repository, "blobs/" + digest, [self.pull_scope(repository)],
+                                      ok=(200, 404))
+        response.close()
+        return response.status_code == 200
+
+    def open_blob(self, repository, digest):
+        """A streaming GET of a blob (redirects to object storage are followed); close() it when done."""
+        return self.registry_call("GET", repository, "blobs/" + digest, [self.pull_scope(repository)],
+                                  headers={"Accept": "*/*"}, stream=True)
+
+    def mount_blob(self, repository, digest, from_repository):
+        """Cross-repository mount within this registry. Returns None when mounted, otherwise the URL of
+        the upload the registry opened instead (it answers 202 when it cannot mount)."""
+        scopes = [self.push_scope(repository), self.pull_scope(from_repository)]
+        response = self.registry_call("POST", repository, "blobs/uploads/", scopes, ok=(201, 202),
+                                      url="%s/v2/%s/blobs/uploads/?mount=%s&from=%s"
+                                          % (self.base, repository, digest, from_repository))
+        response.close()
+        return None if response.status_code == 201 else response.headers.get("Location")
+
+    def upload_blob(self, repository, digest, stream, size, upload_url=None):
+        """Monolithic upload of `size` bytes read from `stream` (sent as it is read, with a Content-Length);
+        the registry checks the bytes against `digest`. `upload_url`: an upload already opened."""
+        if upload_url is None:
+            response = self.registry_call("POST", repository, "blobs/uploads/", [self.push_scope(repository)],
+                                          ok=(202,))
+            response.close()
+            upload_url = response.headers.get("Location")
+            if not upload_url:
+                raise HarborError(response.status_code, "POST", "/v2/%s/blobs/uploads/" % repository,
+                                  "the registry opened an upload without a Location")
+        if upload_url.startswith("/"):
+            upload_url = self.base + upload_url
+        upload_url += ("&" if "?" in upload_url else "?") + "digest=" + digest
+        response = self.registry_call("PUT", repository, "", [self.push_scope(repository)], ok=(201,),
+                                      url=upload_url, headers={"Content-Type": "application/octet-stream"},
+                                      data=SizedStream(stream, size) if size else b"")
+        response.close()
+
     def close(self):
         self.session.close()
+
+
+class _Bearer(object):
+    """requests auth: a registry bearer token (replaces the session's basic auth for one call)."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def __call__(self, prepared):
+        prepared.headers["Authorization"] = "Bearer %s" % self.token
+        return prepared
+
+
+class SizedStream(object):
+    """At most `size` bytes of a readable stream, with a length: requests then sends a Content-Length
+    and streams the body block by block instead of loading it."""
+
+    def __init__(self, stream, size):
+        self.stream = stream
+        self.remaining = int(size)
+        self.sent = 0
+
+    def __len__(self):
+        return self.remaining
+
+    def read(self, amount=BLOB_CHUNK):
+        if self.remaining <= 0:
+            return b""
+        if amount is None or amount < 0:
+            amount = BLOB_CHUNK
+        data = self.stream.read(min(amount, self.remaining))
+        self.remaining -= len(data)
+        self.sent += len(data)
+        return data
+
+    def __iter__(self):
+        while True:
+            data = self.read(BLOB_CHUNK)
+            if not data:
+                return
+            yield data
+
+
+def content_digest(raw, algorithm="sha256"):
+    """The OCI digest of bytes (sha256 or sha512)."""
+    return "%s:%s" % (algorithm, hashlib.new(algorithm, raw).hexdigest())

@@ -87,13 +87,14 @@ class SpecValidator(object):
             if value is None:  # Ansible converts an explicit None in places (e.g. against choices)
                 return False
             kind = option.get("type", "str")
-            if kind != "raw" and type(value) is not EXACT_TYPES.get(kind):
+            # exact classes: a bool is an int to isinstance(), not to Ansible's int check
+            if kind != "raw" and value.__class__ is not EXACT_TYPES.get(kind):
                 return False
             if option.get("no_log") and not isinstance(value, str):
                 return False
             if kind == "list":
                 elements = EXACT_TYPES.get(option.get("elements"))
-                if elements is None or any(type(element) is not elements for element in value):
+                if elements is None or any(element.__class__ is not elements for element in value):
                     return False
             choices = option.get("choices")
             if choices is not None and any(v not in choices for v in (value if kind == "list" else [value])):
@@ -101,7 +102,7 @@ class SpecValidator(object):
         return True
 
     def _check_rules(self, params):
-        mutually_exclusive, required_together, required_one_of, required_if, required_by = self.rules
+        required_together, required_one_of, required_if, required_by = self.rules[1:]
         check_required_together(required_together, params)
         check_required_one_of(required_one_of, params)
         check_required_if(required_if, params)
