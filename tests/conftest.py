@@ -133,6 +133,8 @@ requires_distribution = pytest.mark.skipif(
 def harbor_registry(tmp_path):
     """An emulator with its own CNCF Distribution registry."""
     if not have_distribution():
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-registry (CNCF Distribution) is missing in CI: `make deps` installs it")
         pytest.skip("docker-registry (CNCF Distribution) is not installed; `make test` installs it")
     h = start_harbor(tmp_path / "harbor", registry=True)
     yield h
