@@ -20,6 +20,7 @@ threads, an event thread for registry events, and a cron scheduler.
 """
 
 import datetime
+import os
 import queue
 import sys
 import threading
@@ -32,7 +33,11 @@ from .store import Duplicate
 HANDLERS = {}
 SCHEDULES = {}
 EVENT_HANDLERS = []
-WORKERS = 4
+# Harbor's jobservice runs jobs in a pool of `max_job_workers` workers (harbor.yml, 10 by default), so the
+# executions of several policies (a fan-out to many replicas) copy side by side; the same default here, and
+# HARBOR_EMULATOR_JOB_WORKERS sets the pool size of an emulator process as max_job_workers does.
+WORKERS = 10
+WORKERS_VARIABLE = "HARBOR_EMULATOR_JOB_WORKERS"
 POLL_SECONDS = 0.5  # how often other processes' jobs are looked for; local submits wake at once
 SCHEDULER_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
@@ -41,6 +46,16 @@ SLOT_MEMORY = datetime.timedelta(hours=1)  # claimed slots older than this are f
 
 _RUNNERS = set()  # runners of this process, woken when a job is submitted
 _RUNNERS_LOCK = threading.Lock()
+
+
+def configured_workers():
+    """The worker count of this process: HARBOR_EMULATOR_JOB_WORKERS (1-100), else WORKERS."""
+    raw = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not raw:
+        return WORKERS
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ValueError(f"{WORKERS_VARIABLE} must be a number of workers from 1 to 100, not {raw!r}")
+    return int(raw)
 
 
 def register_handler(job_type, fn):
@@ -298,7 +313,7 @@ def attach(emulator):
     from . import replicator  # noqa: F401  (registers the replication job and event handlers)
     from .resources import gc  # noqa: F401  (registers the GC job and schedule)
 
-    runner = Runner(emulator).start()
+    runner = Runner(emulator, workers=configured_workers()).start()
     emulator.jobs = runner
     emulator.listeners.append(runner.enqueue_event)
     background = getattr(emulator, "background", None)
