@@ -1,11 +1,15 @@
 # registryops.harbor: set-up, demo and tests.
 #
-#   make demo    install what is missing, start the lab emulator, run playbooks/site.yml, stop it
+#   make demo    install what is missing, start the lab's nine Harbors, run playbooks/site.yml, stop them
 #   make test    install what is missing, run the whole test suite
 #   make bench   run the benchmarks (figures, not pass/fail)
 #   make lint    ansible-lint (production profile);  make sanity: ansible-test sanity
-#   make venv    only the Python side: .venv with pinned packages, the emulator, the collection link
-#   make deps    only the Debian side: docker-registry and PostgreSQL (apt, when root)
+#   make venv    only the Python side: .venv with pinned packages, the emulator, the collection link,
+#                the test-only collections (community.docker, ansible.posix from the pinned `ansible` wheel)
+#   make deps    only the Debian side: docker-registry and PostgreSQL (apt, when root); as root also
+#                docker.io and debootstrap (the molecule scenarios' engine and test-host image)
+#   make molecule  only the molecule scenarios (dockerd, test-host image, `molecule test` each)
+#   make vcsim   only build the lab's vCenter simulator (Go, offline; docs/vcsim.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -21,12 +25,12 @@ COLLECTION_LINK := .collections/ansible_collections/registryops/harbor
 DEB_REQUIRED := docker-registry postgresql
 DEB_OPTIONAL := skopeo
 
-.PHONY: venv deps demo test lint sanity bench clean help
+.PHONY: venv deps collections demo test molecule vcsim lint sanity bench clean help
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,13p' Makefile
 
-venv: $(STAMP) $(COLLECTION_LINK)
+venv: $(STAMP) $(COLLECTION_LINK) collections
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -42,11 +46,26 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
+# community.docker and ansible.posix for molecule, extracted from the pinned `ansible` wheel (stamped).
+collections: $(STAMP)
+	lab/bin/install-collections
+
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v runuser >/dev/null || missing="$$missing util-linux"; \
+	test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
+	test -x /usr/sbin/keepalived || missing="$$missing keepalived"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
+	[ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing="$$missing golang-github-vmware-govmomi-dev"; \
+	[ -d /usr/share/gocode/src/github.com/google/uuid ] || missing="$$missing golang-github-google-uuid-dev"; \
+	if [ "$$(id -u)" = 0 ]; then \
+		command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+		command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
+	fi; \
 	optional=""; command -v skopeo >/dev/null || optional="skopeo"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
@@ -57,14 +76,22 @@ deps:
 	lab/bin/apt-install $$missing -- $$optional
 
 demo: deps venv
-	@trap 'lab/bin/stop-emulator' EXIT; \
-	lab/bin/start-emulator && \
+	@trap 'lab/bin/lab-fleet stop inventories/lab >/dev/null' EXIT; \
+	lab/bin/lab-fleet start inventories/lab && \
 	$(VENV)/bin/ansible-playbook -i inventories/lab playbooks/site.yml
 
 # Static checks first (ansible-lint production profile, ansible-test sanity), then pytest:
 # unit, emulator, conformance and integration tests.
 test: deps venv lint sanity
 	$(PY) -m pytest tests -q --timeout=900
+
+# The molecule scenarios alone (also part of `make test`): starts dockerd and builds the test-host image.
+molecule: deps venv
+	$(PY) -m pytest tests/molecule -q -s --timeout=1500
+
+# The lab's vCenter simulator (LAB ONLY); reused when current. tests/vcsim builds it too.
+vcsim: deps
+	lab/vcsim/build
 
 lint: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-lint
@@ -74,6 +101,8 @@ sanity: venv
 
 bench: venv
 	$(PY) benchmarks/emulator_throughput.py
+	$(PY) benchmarks/fanout.py
+	@echo "benchmarks/state_scale.py (state against the per-object loop, N up to 1000) takes about 15 minutes: run it alone"
 
 clean:
 	rm -rf .collections .lab .pytest_cache
