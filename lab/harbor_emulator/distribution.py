@@ -799,7 +799,11 @@ def forward(registry, request, path):
     query = request.environ.get("QUERY_STRING")
     if query:
         url += "?" + query
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    # X-Forwarded-* of a proxy in front of the emulator (nginx on a harbor_node) describe the
+    # emulator's address, not the private registry's: forwarded, they make Distribution answer
+    # uploads with a Location that relay() cannot map back
+    headers = {k: v for k, v in request.headers.items()
+               if k.lower() not in HOP_HEADERS and not k.lower().startswith("x-forwarded-")}
     body = None
     if request.method in ("PUT", "POST", "PATCH"):
         length = request.content_length
