@@ -73,6 +73,8 @@ class RegistryClient:
         self.verify = verify
         self.timeout = timeout
         self.session = requests.Session()
+        # also passed with every request: requests lets REQUESTS_CA_BUNDLE from the environment override
+        # a session's verify, which would check an endpoint registered as insecure
         self.session.verify = verify
         self._lock = threading.Lock()
         self._scheme = None  # "basic" or "bearer" once a challenge was seen
@@ -102,7 +104,8 @@ class RegistryClient:
             params["scope"] = scope.split()  # one `scope` parameter per scope, as Docker sends them
         auth = (self.username, self.password or "") if self.username is not None else None
         try:
-            response = self.session.get(self._challenge["realm"], params=params, auth=auth, timeout=self.timeout)
+            response = self.session.get(self._challenge["realm"], params=params, auth=auth, timeout=self.timeout,
+                                        verify=self.verify)
         except requests.RequestException as exc:
             raise RegistryError(0, f"token service unreachable: {exc}") from None
         if response.status_code != 200:
@@ -121,7 +124,7 @@ class RegistryClient:
         extra, auth = self._auth_headers(scope)
         try:
             response = self.session.request(method, url, headers={**headers, **extra}, auth=auth,
-                                            timeout=self.timeout, **kwargs)
+                                            timeout=self.timeout, verify=self.verify, **kwargs)
         except requests.RequestException as exc:
             raise RegistryError(0, f"{method} {url}: {exc}") from None
         if response.status_code == 401 and retry and self._answer_challenge(response, scope):

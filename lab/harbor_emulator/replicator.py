@@ -12,7 +12,9 @@ Copy semantics follow Harbor's replication flow:
 - an artifact already at the destination with the same digest is skipped (so two Harbors can
   replicate to each other without ping-pong); a tag pointing to another digest is only
   overwritten with `override`;
-- deletions are replicated only by event-based policies with `deletion` on;
+- deletions are replicated only by event-based policies with `deletion` on: a deleted artifact
+  (by digest) and, like Harbor's DeleteTagEvent, a deleted tag (that tag only, through the
+  destination Harbor's API; a docker-registry destination cannot delete a single tag);
 - network errors and 5xx are retried with exponential backoff, then the task fails with the
   reason in its log; the execution fails when any task failed; a stop request stops the
   remaining tasks. Logs name repositories, tags, digests and sizes, never credentials.
@@ -25,7 +27,7 @@ Tasks are one per artifact (Harbor groups by repository); src/dst_resource keep 
 import json
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -204,6 +206,31 @@ class Side:
             read_only = self.emulator.config_value(tx, "read_only")
         if read_only:
             raise ReplicationFailure("The system is in read only mode. Any modification is prohibited.")
+
+    def untag(self, repo, digest, tag):
+        """Delete one tag: Distribution's API cannot (it deletes manifests), Harbor's can."""
+        if self.kind == "local":
+            from .resources.artifacts import reconcile_repository
+
+            self.check_writable()
+            self.emulator.registry.untag(repo, tag)
+            reconcile_repository(self.emulator, repo)
+            return
+        if self.kind != "harbor":
+            raise ReplicationFailure(f"the {self.label} cannot delete a single tag (the registry API deletes "
+                                     "manifests only)")
+        project, name = repo.split("/", 1)
+        credential = self.credential()
+        auth = (credential["access_key"], credential.get("access_secret", "")) if credential.get("access_key") else None
+        try:
+            response = requests.delete(
+                f"{self.registry['url']}/api/v2.0/projects/{quote(project, safe='')}/repositories/"
+                f"{quote(quote(name, safe=''), safe='')}/artifacts/{digest}/tags/{quote(tag, safe='')}",
+                auth=auth, timeout=CLIENT_TIMEOUT, verify=not self.registry.get("insecure"))
+        except requests.RequestException as exc:
+            raise RegistryError(0, f"delete tag {repo}:{tag}: {type(exc).__name__}") from None
+        if response.status_code not in (200, 404):
+            raise RegistryError(response.status_code, f"delete tag {repo}:{tag}")
 
     def ensure_namespace(self, repo):
         """Harbor creates the destination project when it is missing; so do we."""
@@ -470,7 +497,7 @@ def event_plan(policy, resource):
     tags = [resource["tag"]] if resource.get("tag") else []
     operation = "deletion" if resource.get("action") == "delete" else "copy"
     return {"repo": resource["repository"], "digest": resource.get("digest"), "tags": tags, "operation": operation,
-            "resource_type": resource.get("resource_type") or "image"}
+            "resource_type": resource.get("resource_type") or "image", "delete_tag": bool(resource.get("delete_tag"))}
 
 
 def run_tasks(emulator, execution_id, policy, source, destination, check_stop):
@@ -490,7 +517,9 @@ def run_task(emulator, task, policy, source, destination, check_stop):
     plan = task["plan"]
     try:
         log(f"replicating from the {source.label} to the {destination.label}")
-        if task["operation"] == "deletion":
+        if task["operation"] == "deletion" and plan.get("delete_tag"):
+            delete_tag(plan, destination, log, check_stop)
+        elif task["operation"] == "deletion":
             delete_artifact(plan, destination, log, check_stop)
         else:
             copy_artifact(policy, plan, source, destination, log, check_stop)
@@ -584,6 +613,25 @@ def delete_artifact(plan, destination, log, check_stop):
     log(f"deleted {dst_repo}@{existing} on the destination registry")
 
 
+def delete_tag(plan, destination, log, check_stop):
+    """A tag deleted at the source: delete that tag only (the artifact and its other tags stay), and only
+    while it still points to the digest the source deleted it from."""
+    dst_repo, digest, tag = plan["dst_repo"], plan.get("digest"), (plan["tags"] or [None])[0]
+    if not tag:
+        raise ReplicationFailure("the tag deletion event names no tag")
+    existing = with_retries(lambda: destination.client.head_manifest(dst_repo, tag),
+                            f"check {dst_repo}:{tag} at the destination", log, check_stop)
+    if existing is None:
+        log(f"{dst_repo}:{tag} does not exist on the destination registry, nothing to delete")
+        return
+    if digest and existing != digest:
+        log(f"{dst_repo}:{tag} points to {existing}, not {digest}: left alone", "WARNING")
+        return
+    with_retries(lambda: destination.untag(dst_repo, existing, tag), f"delete the tag {dst_repo}:{tag}", log,
+                 check_stop)
+    log(f"deleted the tag {dst_repo}:{tag} on the destination registry")
+
+
 def stop_remaining(emulator, execution_id):
     now = timeutil.now()
     with emulator.store.tx() as tx:
@@ -622,6 +670,8 @@ def handle_event(emulator, event):
         return
     resource = {"action": action, "repository": repo, "digest": event.get("digest"), "tag": event.get("tag"),
                 "resource_type": resource_type_of(event.get("media_type"))}
+    if event.get("delete_tag"):
+        resource["delete_tag"] = True
     with emulator.store.tx() as tx:
         for policy in tx.list("replication_policy"):
             if event_matches(tx, policy, resource):

@@ -409,6 +409,45 @@ def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
     assert "already exists on the destination" in echoes
 
 
+def test_a_deleted_tag_is_deleted_at_the_destination_and_the_echo_stops(harbor_registry, peer):
+    """Harbor's DeleteTagEvent: the event-based policy deletes that tag only (the artifact and its other
+    tags stay); the destination's own echo finds nothing to delete and ends there."""
+    a, b = harbor_registry.client(), peer.client()
+    for client in (a, b):
+        client.create_project("proj")
+    on_a = a.create("/replication/policies", policy_body(a.create("/registries", endpoint(peer)), name="a-to-b",
+                                                         trigger={"type": "event_based"}, deletion=True))
+    on_b = b.create("/replication/policies", policy_body(b.create("/registries", endpoint(harbor_registry)),
+                                                         name="b-to-a", trigger={"type": "event_based"},
+                                                         deletion=True))
+    image = push_image(harbor_registry.url, "proj/app", "v1", auth=ADMIN)
+    remote_a, remote_b = registry_client(harbor_registry), registry_client(peer)
+    wait_for(lambda: remote_b.head_manifest("proj/app", "v1") == image.digest, what="A -> B")
+    assert a.post(f"/projects/proj/repositories/app/artifacts/{image.digest}/tags",
+                  json={"name": "keep"}).status_code == 201
+    assert b.post(f"/projects/proj/repositories/app/artifacts/{image.digest}/tags",
+                  json={"name": "keep"}).status_code == 201
+
+    assert a.delete(f"/projects/proj/repositories/app/artifacts/{image.digest}/tags/v1").status_code == 200
+    wait_for(lambda: remote_b.head_manifest("proj/app", "v1") is None, what="the replicated tag deletion")
+    assert remote_b.head_manifest("proj/app", "keep") == image.digest  # the artifact and its other tag stay
+    assert remote_a.head_manifest("proj/app", "keep") == image.digest
+
+    def settled():
+        runs = executions(a, on_a) + executions(b, on_b)
+        return runs if all(e["status"] in FINAL for e in runs) else None
+    wait_for(settled, what="all executions to finish")
+    time.sleep(1.0)
+    runs_a, runs_b = executions(a, on_a), executions(b, on_b)
+    assert all(e["status"] == "Succeed" for e in runs_a + runs_b), (runs_a, runs_b)
+    tasks_b = [t for e in runs_b for t in b.get(f"/replication/executions/{e['id']}/tasks").json()]
+    assert [t["operation"] for t in tasks_b].count("deletion") == 1  # B's echo of the deletion, once
+    assert "does not exist on the destination registry, nothing to delete" in "".join(
+        logs(b, e["id"]) for e in runs_b)
+    # each side: its push (or the echo of the other's), the tag `keep` it created, the deletion (or its echo)
+    assert len(runs_a) == 3 and len(runs_b) == 3, (runs_a, runs_b)
+
+
 def restart(harbor, data_dir, port):
     """Bring an emulator back on the same port with the same state."""
     emulator = build(data_dir=str(data_dir), start_registry=True, listen=("127.0.0.1", port))

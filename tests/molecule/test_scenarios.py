@@ -117,4 +117,4 @@ def test_scenario(scenario, container_lab):
 
 
 def test_scenarios_are_found():
-    assert "ha_shared_storage" in SCENARIOS, f"scenarios found under molecule/: {SCENARIOS}"
+    assert {"ha_shared_storage", "dual_master"} <= set(SCENARIOS), f"scenarios found under molecule/: {SCENARIOS}"

@@ -120,3 +120,59 @@ def test_unreachable_harbor_is_a_clear_error():
     with pytest.raises(HarborError) as info:
         client.get("/ping")
     assert "cannot reach Harbor" in str(info.value)
+
+
+# -- TLS: ca_path and validate_certs win over the environment ---------------------------------------------
+@pytest.fixture(scope="module")
+def private_tls_server(tmp_path_factory):
+    """An HTTPS server on 127.0.0.1 with a certificate from a CA of its own (openssl)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian package openssl)")
+    work = tmp_path_factory.mktemp("tls")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (work / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(work / "server.crt"), str(work / "server.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "https://127.0.0.1:%d" % server.server_address[1], str(work / "ca.crt")
+    server.shutdown()
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_path_and_validate_certs_win_over_a_ca_bundle_in_the_environment(private_tls_server, monkeypatch,
+                                                                            variable):
+    url, ca = private_tls_server
+    # a bundle that does not hold the private CA, as on machines that export the system bundle
+    monkeypatch.setenv(variable, "/etc/ssl/certs/ca-certificates.crt")
+    assert HarborClient(url, ca_path=ca, retries=0).get("/projects") == []
+    assert HarborClient(url, validate_certs=False, retries=0).get("/projects") == []
+    with pytest.raises(HarborError) as info:
+        HarborClient(url, retries=0).get("/projects")
+    assert "TLS verification failed" in str(info.value)

@@ -104,7 +104,7 @@ def vrrp_interface():
 # ---------------------------------------------------------------------------------------------------
 # Every role variable is documented (meta/argument_specs.yml) and has a default unless it is required.
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("role", ["tls", "loadbalancer", "postgresql", "redis", "shared_storage"])
+@pytest.mark.parametrize("role", ["tls", "loadbalancer", "postgresql", "redis", "shared_storage", "dual_master"])
 def test_every_variable_is_documented(role):
     with open(os.path.join(REPO, "roles", role, "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle) or {}

@@ -730,6 +730,10 @@ def delete_tag(ctx, project_name, repository_name, reference, tag_name):
             tx.insert("tag_tombstone", stone_id, {"tag": tag_name, "digest": artifact["digest"]}, parent=repo.oid,
                       name=tag_name)
     reconcile_repository(ctx.emulator, repo["name"])
+    # Harbor's DeleteTagEvent: event-based policies with deletion on delete this tag at the destination.
+    ctx.emulator.publish({"action": "delete", "repository": repo["name"], "digest": artifact["digest"],
+                          "tag": tag_name, "tags": [tag_name], "delete_tag": True,
+                          "media_type": artifact["manifest_media_type"]})
 
 
 # =====================================================================================

@@ -122,7 +122,10 @@ class HarborClient(object):
         self.session.mount("https://", adapter)
         if username:
             self.session.auth = (username, password or "")
-        self.session.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        # passed with every request too: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
+        # environment override a session's verify (ignoring ca_path and validate_certs: false)
+        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self.session.verify = self.verify
         self.session.headers.update({"Accept": "application/json"})
         self.request_count = 0
         self._token_service = None  # the registry's Bearer challenge, once it sent one
@@ -146,7 +149,8 @@ class HarborClient(object):
             self.request_count += 1
             try:
                 response = self.session.request(method, url, params=params, json=json, headers=headers,
-                                                data=data, stream=stream, auth=auth, timeout=self.timeout)
+                                                data=data, stream=stream, auth=auth, timeout=self.timeout,
+                                                verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 raise HarborError(None, method, shown, "TLS verification failed (%s); set ca_path to the CA "
                                   "that signed Harbor's certificate, or validate_certs: false for a lab" % exc)
