@@ -142,6 +142,10 @@ def rendered():
         "terminate": {"loadbalancer_tls_mode": "terminate", "loadbalancer_https_port": frontend_port},
         "terminate_plain": {"loadbalancer_tls_mode": "terminate", "loadbalancer_backend_tls": False,
                             "loadbalancer_external_hostname": "registry.example.test"},
+        # dual master: the second node is a standby (HAProxy `backup`)
+        "standby": {"loadbalancer_tls_mode": "terminate", "loadbalancer_backend_servers": [
+            {"name": "harbor-a", "address": BACKEND_ADDRESSES[0]},
+            {"name": "harbor-b", "address": BACKEND_ADDRESSES[1], "backup": True}]},
         "http_only": {"loadbalancer_https_enabled": False, "loadbalancer_http_enabled": True,
                       "loadbalancer_health_check_body": "",
                       "loadbalancer_l7_retry_methods": ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]},
@@ -285,6 +289,13 @@ def test_passthrough_checks_nodes_over_tls_and_redispatches(rendered):
     assert all("check-ssl" in parts and "required" in parts for parts in servers)
     # HTTP redirects, and no layer-7 retry exists in a tcp backend
     assert "http-request redirect scheme https code 301" in config and "retry-on" not in config
+
+
+def test_a_standby_backend_gets_traffic_only_when_no_other_node_is_up(rendered):
+    backend = backend_section(read(os.path.join(rendered["out"], "standby.cfg")), "harbor_https")
+    servers = {line.split()[1]: line.split() for line in backend.splitlines() if line.strip().startswith("server ")}
+    assert set(servers) == {"harbor-a", "harbor-b"}
+    assert servers["harbor-b"][-1] == "backup" and "backup" not in servers["harbor-a"]
 
 
 def test_terminate_modes_retry_only_idempotent_methods(rendered):
