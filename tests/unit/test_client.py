@@ -165,6 +165,7 @@ def private_tls_server(tmp_path_factory):
     server.shutdown()
 
 
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")  # validate_certs: false, on purpose
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
 def test_ca_path_and_validate_certs_win_over_a_ca_bundle_in_the_environment(private_tls_server, monkeypatch,
                                                                             variable):
