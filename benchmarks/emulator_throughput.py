@@ -8,13 +8,18 @@ from 1 and from 4 client threads:
 - GET /api/v2.0/projects/{id}            (authenticated, cycling over the projects)
 - GET /api/v2.0/ping                     (no auth, no database)
 - GET /api/v2.0/projects?page_size=100   (authenticated, cycling over pages 1-3)
+- GET /api/v2.0/projects/{id}/members    (the list the state module reads once per declared project)
+- GET /api/v2.0/robots?q=Level=project,ProjectID={id}  (its per-project robot list; one robot in each)
 
 and prints req/s, mean and p95 latency, and the emulator's CPU time per request, which
 gives the rate one core sustains. Target: >= 1000 GET/s on one core.
 
     .venv/bin/python benchmarks/emulator_throughput.py [--duration 3] [--projects 300] [--db URL]
 
-A figure, not a test: nothing here fails on a slow machine.
+A figure, not a test: nothing here fails on a slow machine. To compare with another version of the
+emulator, run it from that checkout's lab: `PYTHONPATH=/path/to/old/lab .venv/bin/python
+benchmarks/emulator_throughput.py` (the emulator process inherits PYTHONPATH). The machine's load
+average is printed with the figures: on a shared machine they move with it.
 """
 
 import argparse
@@ -76,6 +81,10 @@ def seed(port, count):
     client = Client(port)
     ids = [int(client.post("/api/v2.0/projects", {"project_name": f"bench-{i:04d}"}).rsplit("/", 1)[1])
            for i in range(count)]
+    for i in range(min(count, 100)):
+        client.post("/api/v2.0/robots", {"name": "ci", "level": "project", "duration": -1, "permissions": [
+            {"kind": "project", "namespace": f"bench-{i:04d}",
+             "access": [{"resource": "repository", "action": "pull"}]}]})
     client.close()
     return ids
 
@@ -145,9 +154,14 @@ def main(argv=None):
                 ("GET /ping", ["/api/v2.0/ping"], False),
                 ("GET /projects?page_size=100", [f"/api/v2.0/projects?page_size=100&page={p}" for p in (1, 2, 3)],
                  True),
+                ("GET /projects/{id}/members", [f"/api/v2.0/projects/{pid}/members?page_size=100&page=1"
+                                                for pid in ids], True),
+                ("GET /robots?q=ProjectID={id}", [f"/api/v2.0/robots?q=Level%3Dproject%2CProjectID%3D{pid}"
+                                                  f"&page_size=100&page=1" for pid in ids[:100]], True),
             ]
             header = f"{'case':30} {'threads':>7} {'req/s':>8} {'mean ms':>8} {'p95 ms':>8} {'cpu ms/req':>10} " \
                      f"{'req/s/core':>10}"
+            print("load average before: %.2f %.2f %.2f" % os.getloadavg())
             print(header)
             print("-" * len(header))
             results = {}
@@ -157,6 +171,7 @@ def main(argv=None):
                     results[(name, threads)] = r
                     print(f"{name:30} {threads:7d} {r['rps']:8.0f} {r['mean_ms']:8.2f} {r['p95_ms']:8.2f} "
                           f"{r['cpu_ms']:10.3f} {r['per_core_rps']:10.0f}", flush=True)
+            print("load average after: %.2f %.2f %.2f" % os.getloadavg())
         finally:
             node.stop()
 

@@ -23,12 +23,18 @@ Writes benchmarks/results/state_scale.md and state_scale.png (time and requests 
 scale). A figure, not a test: nothing fails on a slow machine.
 
     .venv/bin/python benchmarks/state_scale.py [--sizes 10,100,1000] [--loop-sample 10] [--report-only]
+        [--skip-loop] [--output DIR]
+
+`--skip-loop` measures only the `state` rows (a quick check of the module, e.g. `--sizes 1000 --skip-loop`);
+its report leaves out the loop's rows and comparisons. `--output DIR` writes the report there instead of
+benchmarks/results (keep partial runs out of the published results).
 """
 
 import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -116,8 +122,22 @@ def play(tasks, url, variables):
     }]
 
 
-def run_playbook(inventory_and_playbook, harbor_url):
-    """Run it; return (seconds, emulator request counts, rc, output)."""
+def cpu_seconds(pid):
+    """User+system CPU seconds of a process so far (Linux /proc)."""
+    with open("/proc/%d/stat" % pid) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_playbook(inventory_and_playbook, harbor_url, emulator_pid):
+    """Run it; return (seconds, emulator request counts, rc, output). The counts also carry the CPU
+    seconds the emulator spent during the run and those of ansible-playbook with its module: on a
+    shared machine wall time moves with the load, CPU time much less."""
     inventory, playbook = inventory_and_playbook
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(playbook, handle, default_flow_style=None, width=200)
@@ -127,11 +147,14 @@ def run_playbook(inventory_and_playbook, harbor_url):
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
     requests.delete(harbor_url + "/lab/requests", timeout=10)
+    emulator_before, playbook_before = cpu_seconds(emulator_pid), children_cpu()
     started = time.monotonic()
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", os.path.join(inventory, "hosts.yml"),
                            path], cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
+    emulator_cpu, playbook_cpu = cpu_seconds(emulator_pid) - emulator_before, children_cpu() - playbook_before
     counts = requests.get(harbor_url + "/lab/requests", timeout=10).json()
+    counts.update(emulator_cpu=emulator_cpu, playbook_cpu=playbook_cpu)
     os.unlink(path)
     shutil.rmtree(inventory)
     return seconds, counts, proc.returncode, proc.stdout + proc.stderr
@@ -204,12 +227,17 @@ def measure(n, args, work):
         def row(label, seconds, counts, minimum, note="", figures=None):
             rows.append({"n": n, "run": label, "seconds": round(seconds, 2), "requests": counts["total"],
                          "writes": counts["writes"], "minimum": minimum, "note": note,
-                         "module": figures})
-            print("N=%-5d %-34s %8.2f s %8d requests (%d writes), minimum %s %s"
-                  % (n, label, seconds, counts["total"], counts["writes"], minimum, note), flush=True)
+                         "module": figures, "emulator_cpu": round(counts.get("emulator_cpu", 0.0), 2),
+                         "playbook_cpu": round(counts.get("playbook_cpu", 0.0), 2),
+                         "load": round(os.getloadavg()[0], 2)})
+            print("N=%-5d %-34s %8.2f s %8d requests (%d writes), minimum %s %s [CPU s: emulator %.2f, "
+                  "ansible-playbook %.2f; load %.2f]"
+                  % (n, label, seconds, counts["total"], counts["writes"], minimum, note,
+                     counts.get("emulator_cpu", 0.0), counts.get("playbook_cpu", 0.0), os.getloadavg()[0]),
+                  flush=True)
 
         def converge(label, minimum):
-            seconds, counts, rc, output = run_playbook(state_play(harbor.url, desired), harbor.url)
+            seconds, counts, rc, output = run_playbook(state_play(harbor.url, desired), harbor.url, harbor.process.pid)
             if rc != 0:
                 raise SystemExit("state run failed (%s):\n%s" % (label, output[-3000:]))
             figures = state_figures(output)
@@ -228,14 +256,17 @@ def measure(n, args, work):
         src = os.path.join(work, "state-%d.json" % n)
         with open(src, "w") as handle:
             json.dump(desired, handle)
-        seconds, counts, rc, output = run_playbook(src_play(harbor.url, src), harbor.url)
+        seconds, counts, rc, output = run_playbook(src_play(harbor.url, src), harbor.url, harbor.process.pid)
         if rc != 0:
             raise SystemExit("state run failed (src):\n%s" % output[-3000:])
         row("state (src file): no-op rerun", seconds, counts, "%d" % no_op_min, figures=state_figures(output))
-        seconds, counts, rc, output = run_playbook(play([{"name": "Nothing", "ansible.builtin.debug": {
-            "msg": "{{ desired.projects | length }}"}}], harbor.url, {"desired": desired}), harbor.url)
+        nothing = play([{"name": "Nothing", "ansible.builtin.debug": {"msg": "{{ desired.projects | length }}"}}],
+                       harbor.url, {"desired": desired})
+        seconds, counts, rc, output = run_playbook(nothing, harbor.url, harbor.process.pid)
         row("ansible-playbook alone (one debug task)", seconds, counts, "")
 
+        if args.skip_loop:
+            return rows, objects
         # the loop, on objects of its own (prefix "l") next to the N-sized state: in full while small,
         # else on a sample of the same mix, extrapolated linearly
         if objects <= args.loop_full:
@@ -245,21 +276,32 @@ def measure(n, args, work):
             factor = objects / float(object_count(sample))
             note = "EXTRAPOLATED x%.1f from a sample of %d objects" % (factor, object_count(sample))
         for label in ("loop: from empty", "loop: no-op rerun"):
-            seconds, counts, rc, output = run_playbook(loop_play(harbor.url, sample), harbor.url)
+            seconds, counts, rc, output = run_playbook(loop_play(harbor.url, sample), harbor.url, harbor.process.pid)
             if rc != 0:
                 raise SystemExit("loop run failed:\n%s" % output[-3000:])
-            scaled = dict(total=int(counts["total"] * factor), writes=int(counts["writes"] * factor))
+            scaled = dict(total=int(counts["total"] * factor), writes=int(counts["writes"] * factor),
+                          emulator_cpu=counts["emulator_cpu"] * factor, playbook_cpu=counts["playbook_cpu"] * factor)
             row(label, seconds * factor, scaled, "", note)
     return rows, objects
 
 
 # -- report -----------------------------------------------------------------------------------------
 def by(rows, n, label):
-    return next(r for r in rows if r["n"] == n and r["run"] == label)
+    return next((r for r in rows if r["n"] == n and r["run"] == label), None)
+
+
+def versus_loop(rows, n, state_seconds):
+    """How many times faster than the loop from empty, as text ("" when the loop was not run)."""
+    loop = by(rows, n, "loop: from empty")
+    if loop is None:
+        return ""
+    return "; from empty %.1fx faster than the loop (%.1f s against %.1f s%s)" % (
+        loop["seconds"] / state_seconds, state_seconds, loop["seconds"], ", loop extrapolated" if loop["note"] else "")
 
 
 def write_report(rows, sizes, objects, args):
-    os.makedirs(RESULTS, exist_ok=True)
+    results = args.output or RESULTS
+    os.makedirs(results, exist_ok=True)
     lines = [
         "# registryops.harbor.state at scale",
         "",
@@ -274,34 +316,36 @@ def write_report(rows, sizes, objects, args):
         "sample of %d projects (with their users, members, robots and policies: the same mix), its figures then "
         "extrapolated linearly and marked so." % (time.strftime("%Y-%m-%d"), os.cpu_count() or 0, args.loop_sample),
         "",
-        "| N | objects | run | seconds | requests | writes | minimum | note |",
-        "|---:|---:|---|---:|---:|---:|---:|---|",
+        "Beside wall time, the CPU seconds the emulator spent during the run and those of `ansible-playbook` "
+        "with its module, and the machine's load average (1 min) at the end of the run: the machine is shared, "
+        "wall time moves with its load, CPU time much less.",
+        "",
+        "| N | objects | run | seconds | requests | writes | minimum | emulator CPU s | ansible CPU s | load | note |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        lines.append("| %d | %d | %s | %.2f | %d | %d | %s | %s |" % (
+        lines.append("| %d | %d | %s | %.2f | %d | %d | %s | %s | %s | %s | %s |" % (
             row["n"], objects[row["n"]], row["run"], row["seconds"], row["requests"], row["writes"],
-            row["minimum"], row["note"]))
+            row["minimum"], row.get("emulator_cpu", ""), row.get("playbook_cpu", ""), row.get("load", ""),
+            row["note"]))
     lines += ["", "## Targets", ""]
     for n in sizes:
-        noop, empty, loop = by(rows, n, "state: no-op rerun"), by(rows, n, "state: from empty"), \
-            by(rows, n, "loop: from empty")
+        noop, empty = by(rows, n, "state: no-op rerun"), by(rows, n, "state: from empty")
         ratio = noop["requests"] / float(noop["minimum"])
-        lines.append("- N=%d: no-op rerun %d requests = %.3fx the minimum %s, %.2f s; from empty %.1fx faster "
-                     "than the loop (%.1f s against %.1f s%s)" % (
-                         n, noop["requests"], ratio, noop["minimum"], noop["seconds"],
-                         loop["seconds"] / empty["seconds"], empty["seconds"], loop["seconds"],
-                         ", loop extrapolated" if loop["note"] else ""))
+        lines.append("- N=%d: no-op rerun %d requests = %.3fx the minimum %s, %.2f s%s" % (
+            n, noop["requests"], ratio, noop["minimum"], noop["seconds"], versus_loop(rows, n, empty["seconds"])))
     big = max(sizes)
     noop, from_file = by(rows, big, "state: no-op rerun"), by(rows, big, "state (src file): no-op rerun")
     alone = by(rows, big, "ansible-playbook alone (one debug task)")
+    big_loop = by(rows, big, "loop: from empty")
+    against_loop = "not measured (--skip-loop)" if big_loop is None else \
+        "met" if big_loop["seconds"] >= 10 * by(rows, big, "state: from empty")["seconds"] else "NOT met"
     lines += ["", "Targets at N=%d: no-op within 1.1x the minimum requests: %s (%.3fx); under 5 s: %s with the "
               "structure in a file (`src`, %.2f s), %s with it inline as task arguments (%.2f s); from empty at "
               "least 10x faster than the loop: %s." % (
                   big, "met" if noop["requests"] <= 1.1 * float(noop["minimum"]) else "NOT met",
                   noop["requests"] / float(noop["minimum"]), "met" if from_file["seconds"] < 5 else "NOT met",
-                  from_file["seconds"], "met" if noop["seconds"] < 5 else "NOT met", noop["seconds"],
-                  "met" if by(rows, big, "loop: from empty")["seconds"] >= 10 * by(rows, big, "state: from empty")[
-                      "seconds"] else "NOT met")]
+                  from_file["seconds"], "met" if noop["seconds"] < 5 else "NOT met", noop["seconds"], against_loop)]
     if len(sizes) > 1:
         small = min(sizes)
         growth = by(rows, big, "state: no-op rerun")["requests"] / float(by(rows, small, "state: no-op rerun")[
@@ -314,16 +358,22 @@ def write_report(rows, sizes, objects, args):
                   "- `ansible-playbook` itself (start-up, reading the inventory with the %d objects, one debug "
                   "task): %.2f s." % (objects[big], alone["seconds"]),
                   "- With the structure in a file: %.2f s in all; inside the module reading %.2f s (%d requests, "
-                  "%.0f requests/s from the emulator), planning %.2f s." % (
+                  "%.0f requests/s), planning %.2f s." % (
                       from_file["seconds"], seconds["read"], from_file["requests"],
                       from_file["requests"] / max(seconds["read"], 1e-3), seconds["plan"]),
                   "- With the same structure inline as task arguments: %.2f s, that is %.2f s more: ansible-core "
                   "templating %d objects into the task's arguments, sending them to the module and the task's "
                   "arguments back to the controller (ansible-core 2.19 tags and copies every value on the way). "
                   "Any module given these arguments pays it; the file skips it." % (
-                      noop["seconds"], noop["seconds"] - from_file["seconds"], objects[big]),
-                  "- The reads are bound by the lab emulator's cost per request (a Python process answering one "
-                  "request at a time), not by the number of requests, which is the minimum."]
+                      noop["seconds"], noop["seconds"] - from_file["seconds"], objects[big])]
+        if "emulator_cpu" in from_file:  # not in results saved before the CPU figures were measured
+            lines.append(
+                "- The %d requests are the minimum. The emulator spent %.2f s of CPU on them (%.2f ms each; one "
+                "Python process: one core at a time); the rest of the reading is the module's HTTP client "
+                "(`requests`, on its pool of threads, one core at a time too) and waiting for a core of a "
+                "machine whose load average was %s." % (
+                    from_file["requests"], from_file["emulator_cpu"],
+                    1000.0 * from_file["emulator_cpu"] / max(from_file["requests"], 1), from_file["load"]))
     lines += ["", "Module-side split of each `state` run (seconds reading, planning, writing; requests the module "
               "made):", ""]
     for row in rows:
@@ -331,15 +381,15 @@ def write_report(rows, sizes, objects, args):
             lines.append("- N=%d %s: %s, requests %s" % (row["n"], row["run"], json.dumps(row["module"]["seconds"]),
                                                          json.dumps(row["module"]["requests"])))
     lines.append("")
-    with open(os.path.join(RESULTS, "state_scale.md"), "w") as handle:
+    with open(os.path.join(results, "state_scale.md"), "w") as handle:
         handle.write("\n".join(lines))
-    with open(os.path.join(RESULTS, "state_scale.json"), "w") as handle:
+    with open(os.path.join(results, "state_scale.json"), "w") as handle:
         json.dump({"sizes": sizes, "objects": objects, "loop_sample": args.loop_sample, "rows": rows}, handle, indent=1)
     print("\n".join(line for line in lines if not line.startswith("|")))
-    plot(rows, sizes)
+    plot(rows, sizes, results)
 
 
-def plot(rows, sizes):
+def plot(rows, sizes, results):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -348,6 +398,8 @@ def plot(rows, sizes):
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     for run in runs:
         points = [by(rows, n, run) for n in sizes]
+        if None in points:  # the loop's rows with --skip-loop
+            continue
         style = "--" if run.startswith("loop") else "-"
         left.plot(sizes, [p["seconds"] for p in points], style, marker="o", label=run)
         right.plot(sizes, [p["requests"] for p in points], style, marker="o", label=run)
@@ -362,7 +414,7 @@ def plot(rows, sizes):
     left.legend(fontsize=8)
     figure.suptitle("registryops.harbor.state vs one task per object (loop beyond small N: extrapolated sample)")
     figure.tight_layout()
-    figure.savefig(os.path.join(RESULTS, "state_scale.png"), dpi=110)
+    figure.savefig(os.path.join(results, "state_scale.png"), dpi=110)
 
 
 def main():
@@ -372,10 +424,14 @@ def main():
     parser.add_argument("--loop-full", type=int, default=150,
                         help="run the loop in full up to this many objects, else on the sample")
     parser.add_argument("--report-only", action="store_true",
-                        help="write the Markdown and the plot again from benchmarks/results/state_scale.json")
+                        help="write the Markdown and the plot again from the saved state_scale.json")
+    parser.add_argument("--skip-loop", action="store_true",
+                        help="only the state rows (no single-object loop): a quick check, e.g. --sizes 1000")
+    parser.add_argument("--output", default=None,
+                        help="directory for state_scale.md/.json/.png (default benchmarks/results)")
     args = parser.parse_args()
     if args.report_only:
-        with open(os.path.join(RESULTS, "state_scale.json")) as handle:
+        with open(os.path.join(args.output or RESULTS, "state_scale.json")) as handle:
             saved = json.load(handle)
         args.loop_sample = saved["loop_sample"]
         write_report(saved["rows"], saved["sizes"], dict((int(k), v) for k, v in saved["objects"].items()), args)

@@ -83,6 +83,7 @@ class Emulator:
         self.registry = None  # set by the server when a Distribution registry is attached
         self.listeners = []  # callables(event dict) for registry events (replication, audit)
         self.url_map, self._handlers = routing()
+        self._matched = {}  # (method, script name, path) -> (endpoint, values): see match()
         from . import bootstrap
 
         bootstrap.ensure(self)
@@ -122,12 +123,26 @@ class Emulator:
         response = self.dispatch(request)
         return response(environ, start_response)
 
+    MATCHED_MAX = 20000
+
+    def match(self, environ):
+        """The route of a request. werkzeug's binding and matching were an eighth of a small GET;
+        the routes never change after start, so the match of a (method, path) is remembered.
+        Only matches are: a 404/405 goes through werkzeug every time."""
+        key = (environ["REQUEST_METHOD"], environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""))
+        found = self._matched.get(key)
+        if found is None:
+            found = self.url_map.bind_to_environ(environ).match()
+            if len(self._matched) >= self.MATCHED_MAX:
+                self._matched.clear()  # ids in paths make the keys unbounded: start over
+            self._matched[key] = found
+        return found
+
     def dispatch(self, request):
         request_id = str(uuid.uuid4())
-        adapter = self.url_map.bind_to_environ(request.environ)
         rule_text = request.path
         try:
-            endpoint, values = adapter.match()
+            endpoint, values = self.match(request.environ)
             rule_text, handler, options = self._handlers[endpoint]
             self.csrf_check(request)
             response = self.run(request, handler, options, values)

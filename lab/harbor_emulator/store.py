@@ -24,6 +24,10 @@ SCHEMA = [
     "DROP INDEX IF EXISTS objects_by_parent",
     "CREATE INDEX IF NOT EXISTS objects_by_kind_name ON objects (kind, name, id)",
     "CREATE INDEX IF NOT EXISTS objects_by_kind_parent ON objects (kind, parent, id)",
+    # (kind, id, name): a page of live documents by id (`window`) skips its offset and tests the
+    # name in the index; through the primary key each skipped row cost a table lookup (4.7 ms
+    # for the last page of 5,000 users, against 0.9 ms).
+    "CREATE INDEX IF NOT EXISTS objects_by_kind_id_name ON objects (kind, id, name)",
     "CREATE TABLE IF NOT EXISTS unique_keys (kind TEXT NOT NULL, key TEXT NOT NULL,"
     " id BIGINT NOT NULL, PRIMARY KEY (kind, key))",
 ]

@@ -433,19 +433,20 @@ def test_a_deleted_tag_is_deleted_at_the_destination_and_the_echo_stops(harbor_r
     assert remote_b.head_manifest("proj/app", "keep") == image.digest  # the artifact and its other tag stay
     assert remote_a.head_manifest("proj/app", "keep") == image.digest
 
+    # each side: its push (or the echo of the other's), the tag `keep` it created, the deletion (or its echo)
     def settled():
-        runs = executions(a, on_a) + executions(b, on_b)
-        return runs if all(e["status"] in FINAL for e in runs) else None
-    wait_for(settled, what="all executions to finish")
-    time.sleep(1.0)
+        runs_a, runs_b = executions(a, on_a), executions(b, on_b)
+        done = len(runs_a) == 3 and len(runs_b) == 3 and all(e["status"] in FINAL for e in runs_a + runs_b)
+        return (runs_a, runs_b) if done else None
+    wait_for(settled, what="three executions on each side, finished")
+    time.sleep(1.0)  # an echo of the echo would show up now
     runs_a, runs_b = executions(a, on_a), executions(b, on_b)
+    assert len(runs_a) == 3 and len(runs_b) == 3, (runs_a, runs_b)
     assert all(e["status"] == "Succeed" for e in runs_a + runs_b), (runs_a, runs_b)
     tasks_b = [t for e in runs_b for t in b.get(f"/replication/executions/{e['id']}/tasks").json()]
     assert [t["operation"] for t in tasks_b].count("deletion") == 1  # B's echo of the deletion, once
     assert "does not exist on the destination registry, nothing to delete" in "".join(
         logs(b, e["id"]) for e in runs_b)
-    # each side: its push (or the echo of the other's), the tag `keep` it created, the deletion (or its echo)
-    assert len(runs_a) == 3 and len(runs_b) == 3, (runs_a, runs_b)
 
 
 def restart(harbor, data_dir, port):

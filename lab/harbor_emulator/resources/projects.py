@@ -393,11 +393,8 @@ def delete(ctx, project_name_or_id):
     if not ok:
         raise precondition(message)
     pid = project["project_id"]
-    for kind in ("member", "immutable_rule", "webhook_policy", "label"):
+    for kind in ("member", "immutable_rule", "webhook_policy", "label", "robot"):
         ctx.tx.delete_children(kind, pid)
-    for robot in ctx.tx.list("robot"):
-        if robot.get("level") == "project" and robot.get("project_id") == pid:
-            ctx.tx.delete("robot", robot.oid)
     retention_id = project["metadata"].get("retention_id")
     if retention_id:
         ctx.tx.delete("retention", int(retention_id))

@@ -242,7 +242,8 @@ def insert(ctx, name, level, project, permissions, duration, secret, description
     }
     if ctx.tx.get_by_name("robot", fullname) is not None:
         raise conflict(f"robot account {fullname} already exists")
-    ctx.tx.insert("robot", robot_id, robot, name=fullname, unique=[f"name:{fullname}"])
+    # a project robot lives under its project: listing one project's robots reads only those
+    ctx.tx.insert("robot", robot_id, robot, parent=robot["project_id"], name=fullname, unique=[f"name:{fullname}"])
     return robot
 
 
@@ -289,9 +290,9 @@ def list_robots(ctx):
     level, project = list_scope(ctx, terms)
     require_access(ctx, level, project, "list")
     if level == "system":
-        robots = [r for r in ctx.tx.list("robot") if r.get("level") == "system"]
+        robots = [r for r in ctx.tx.list("robot", parent=0) if r.get("level") == "system"]
     else:
-        robots = [r for r in ctx.tx.list("robot") if r.get("project_id") == project["project_id"]]
+        robots = ctx.tx.list("robot", parent=project["project_id"])
     page, headers = query.listing(ctx.request, robots, ROBOT_FIELDS)
     return json_response([view(r) for r in page], headers=headers)
 
