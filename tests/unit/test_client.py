@@ -177,3 +177,47 @@ def test_ca_path_and_validate_certs_win_over_a_ca_bundle_in_the_environment(priv
     with pytest.raises(HarborError) as info:
         HarborClient(url, retries=0).get("/projects")
     assert "TLS verification failed" in str(info.value)
+
+
+def test_without_ca_path_the_environment_bundle_applies_as_with_requests(private_tls_server, monkeypatch):
+    url, ca = private_tls_server
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
+    assert HarborClient(url, retries=0).get("/projects") == []
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """Answers every request itself, recording the request line (a proxy sees absolute URLs)."""
+    seen = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.seen.append(self.path)
+        body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_proxies_come_from_the_environment_once_and_no_proxy_is_honoured(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", "http://127.0.0.1:%d" % server.server_address[1])
+        _Proxy.seen.clear()
+        client = HarborClient("http://harbor.registry.invalid", "admin", "x", retries=0)
+        assert client.get("/projects") == [] and client.get("/users") == []
+        assert _Proxy.seen == ["http://harbor.registry.invalid/api/v2.0/projects",
+                               "http://harbor.registry.invalid/api/v2.0/users"]
+
+        monkeypatch.setenv("no_proxy", "registry.invalid")
+        with pytest.raises(HarborError) as info:  # straight to a host that does not exist
+            HarborClient("http://harbor.registry.invalid", "admin", "x", retries=0).get("/projects")
+        assert "cannot reach Harbor" in str(info.value) and len(_Proxy.seen) == 2
+    finally:
+        server.shutdown()

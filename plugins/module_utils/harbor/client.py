@@ -20,8 +20,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import os
 import re
 import time
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2
+    from urlparse import urlsplit
 
 try:
     from http.cookiejar import DefaultCookiePolicy
@@ -122,14 +128,31 @@ class HarborClient(object):
         self.session.mount("https://", adapter)
         if username:
             self.session.auth = (username, password or "")
-        # passed with every request too: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
-        # environment override a session's verify (ignoring ca_path and validate_certs: false)
-        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        # The environment is read here once, not by requests on every call (its proxy lookup was ~13%
+        # of the client's CPU at a thousand reads), and with requests' precedence fixed: ca_path and
+        # validate_certs: false win over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, which otherwise override
+        # a session's verify. Without ca_path the environment's bundle applies, as with requests.
+        self.session.trust_env = False
+        if validate_certs and ca_path:
+            self.verify = ca_path
+        elif validate_certs:
+            self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        else:
+            self.verify = False
         self.session.verify = self.verify
+        self._proxies = {}  # (scheme, host:port) -> proxies from the environment (HTTPS_PROXY, NO_PROXY...)
         self.session.headers.update({"Accept": "application/json"})
         self.request_count = 0
         self._token_service = None  # the registry's Bearer challenge, once it sent one
         self._tokens = {}  # token per scope set
+
+    def proxies_for(self, url):
+        """The proxies the environment sets for this URL's host (none when NO_PROXY names it)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            self._proxies[key] = requests.utils.get_environ_proxies(url)
+        return self._proxies[key]
 
     # -- the one place requests are made ---------------------------------------------
     def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201), data=None, stream=False,
@@ -150,7 +173,7 @@ class HarborClient(object):
             try:
                 response = self.session.request(method, url, params=params, json=json, headers=headers,
                                                 data=data, stream=stream, auth=auth, timeout=self.timeout,
-                                                verify=self.verify)
+                                                verify=self.verify, proxies=self.proxies_for(url))
             except requests.exceptions.SSLError as exc:
                 raise HarborError(None, method, shown, "TLS verification failed (%s); set ca_path to the CA "
                                   "that signed Harbor's certificate, or validate_certs: false for a lab" % exc)
