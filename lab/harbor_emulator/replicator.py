@@ -542,7 +542,11 @@ def run_task(emulator, task, policy, source, destination, check_stop):
 def copy_artifact(policy, plan, source, destination, log, check_stop):
     repo, dst_repo, digest = plan["repo"], plan["dst_repo"], plan["digest"]
     refs = plan["tags"] or [digest]
-    prepared = False
+    # Harbor prepares the destination (its project) before it checks anything there, as here: a
+    # registry token asked for a project that does not exist yet grants nothing, and would still be
+    # refused once a concurrent execution has created the project.
+    destination.check_writable()
+    with_retries(lambda: destination.ensure_namespace(dst_repo), f"prepare {dst_repo}", log, check_stop)
     for ref in refs:
         where = f"{dst_repo}:{ref}" if ref != digest else f"{dst_repo}@{digest}"
         existing = with_retries(lambda: destination.client.head_manifest(dst_repo, ref),
@@ -556,10 +560,6 @@ def copy_artifact(policy, plan, source, destination, log, check_stop):
             continue
         if existing:
             log(f"{where} points to {existing} on the destination and \"override\" is true: overwriting")
-        if not prepared:
-            destination.check_writable()
-            with_retries(lambda: destination.ensure_namespace(dst_repo), f"prepare {dst_repo}", log, check_stop)
-            prepared = True
         started = time.monotonic()
         copied = with_retries(lambda: copy_one(source, repo, ref, destination, dst_repo), f"copy {repo}:{ref}",
                               log, check_stop)
