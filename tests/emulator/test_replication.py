@@ -381,7 +381,9 @@ def test_event_based_push_replicates_pushes_and_deletions(harbor_registry, peer)
     assert remote.head_manifest("proj/keep", "v1") == kept.digest  # manual runs never delete
 
 
-def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
+def two_way(harbor_registry, peer):
+    """Project proj on both emulators and an event-based policy with deletions each way:
+    (client a, client b, policy id on a, policy id on b)."""
     a, b = harbor_registry.client(), peer.client()
     for client in (a, b):
         client.create_project("proj")
@@ -390,6 +392,11 @@ def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
     on_b = b.create("/replication/policies", policy_body(b.create("/registries", endpoint(harbor_registry)),
                                                          name="b-to-a", trigger={"type": "event_based"},
                                                          deletion=True))
+    return a, b, on_a, on_b
+
+
+def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
+    a, b, on_a, on_b = two_way(harbor_registry, peer)
     from_a = push_image(harbor_registry.url, "proj/app", "v1", auth=ADMIN)
     from_b = push_image(peer.url, "proj/app", "v2", auth=ADMIN)
     remote_a, remote_b = registry_client(harbor_registry), registry_client(peer)
@@ -401,7 +408,6 @@ def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
         return runs if runs and all(e["status"] in FINAL for e in runs) else None
     wait_for(settled, what="all executions to finish")
     time.sleep(1.0)  # a ping-pong would keep creating executions: give it the chance to show
-    runs_a, runs_b = settled(), None
     runs_a, runs_b = executions(a, on_a), executions(b, on_b)
     assert 1 <= len(runs_a) <= 2 and 1 <= len(runs_b) <= 2, (runs_a, runs_b)
     assert all(e["status"] == "Succeed" for e in runs_a + runs_b)
@@ -412,14 +418,7 @@ def test_two_way_event_replication_has_no_ping_pong(harbor_registry, peer):
 def test_a_deleted_tag_is_deleted_at_the_destination_and_the_echo_stops(harbor_registry, peer):
     """Harbor's DeleteTagEvent: the event-based policy deletes that tag only (the artifact and its other
     tags stay); the destination's own echo finds nothing to delete and ends there."""
-    a, b = harbor_registry.client(), peer.client()
-    for client in (a, b):
-        client.create_project("proj")
-    on_a = a.create("/replication/policies", policy_body(a.create("/registries", endpoint(peer)), name="a-to-b",
-                                                         trigger={"type": "event_based"}, deletion=True))
-    on_b = b.create("/replication/policies", policy_body(b.create("/registries", endpoint(harbor_registry)),
-                                                         name="b-to-a", trigger={"type": "event_based"},
-                                                         deletion=True))
+    a, b, on_a, on_b = two_way(harbor_registry, peer)
     image = push_image(harbor_registry.url, "proj/app", "v1", auth=ADMIN)
     remote_a, remote_b = registry_client(harbor_registry), registry_client(peer)
     wait_for(lambda: remote_b.head_manifest("proj/app", "v1") == image.digest, what="A -> B")
