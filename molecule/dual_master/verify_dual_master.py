@@ -21,7 +21,6 @@ Every wait is bounded; figures are printed on lines starting with FIGURE.
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,8 +33,10 @@ PHASE, CONFIG = sys.argv[1], json.loads(sys.argv[2])
 sys.path.insert(0, CONFIG["repo"])  # tests.images: synthetic images pushed over /v2, no docker pull
 sys.path.insert(0, os.path.join(CONFIG["repo"], "lab"))
 
-from harbor_emulator.registry_client import RegistryClient, RegistryError  # noqa: E402
+from harbor_emulator.registry_client import RegistryError  # noqa: E402
+from tests import lab_checks  # noqa: E402
 from tests.images import push_image  # noqa: E402
+from tests.lab_checks import check, docker_exec, figure, wait_for  # noqa: E402
 
 ADMIN = ("admin", os.environ["HARBOR_PASSWORD"])
 ROBOT = (CONFIG["robot"], os.environ["ROBOT_SECRET"])
@@ -47,71 +48,15 @@ LB_URL = f"https://{CONFIG['lb']}"
 PROJECT = CONFIG["project"]
 PREFIX = CONFIG["prefix"]
 UNITS = CONFIG["harbor_units"]
-TIMEOUT = 5
 FINAL = ("Succeed", "Failed", "Stopped")
 
 
-def figure(name, value):
-    print(f"FIGURE {name}: {value}", flush=True)
-
-
-def check(condition, message):
-    if not condition:
-        print(f"FAILED: {message}", flush=True)
-        sys.exit(1)
-
-
-class Api:
-    """Cookie-less Harbor API client (Harbor's CSRF rule) for one base URL."""
-
-    def __init__(self, base, auth=ADMIN):
-        self.base = base
-        self.session = requests.Session()
-        self.session.trust_env = False  # REQUESTS_CA_BUNDLE or a proxy from the environment must not apply
-        self.session.auth = auth
-        self.session.verify = CA
-
-    def call(self, method, path, **kwargs):
-        response = self.session.request(method, f"{self.base}/api/v2.0{path}", timeout=TIMEOUT, **kwargs)
-        self.session.cookies.clear()
-        return response
-
-    def every(self, path, **params):
-        items, page = [], 1
-        while True:
-            response = self.call("GET", path, params={**params, "page": page, "page_size": 100})
-            check(response.status_code == 200, f"GET {self.base}{path}: {response.status_code} {response.text[:200]}")
-            batch = response.json()
-            items += batch
-            if len(batch) < 100:
-                return items
-            page += 1
+def harbor_api(base, auth=ADMIN):
+    return lab_checks.Api(base, auth, CA)
 
 
 def registry(base, auth=ADMIN):
-    client = RegistryClient(base, *auth, verify=CA, timeout=TIMEOUT)
-    client.session.trust_env = False
-    return client
-
-
-def wait_for(what, probe, timeout, interval=0.2):
-    """Seconds until probe() is truthy; fails the run after `timeout` seconds."""
-    started, last_error = time.monotonic(), None
-    while True:
-        try:
-            if probe():
-                return time.monotonic() - started
-        except (requests.RequestException, RegistryError) as exc:
-            last_error = exc
-        if time.monotonic() - started > timeout:
-            check(False, f"{what}: not within {timeout} s" + (f" (last error: {last_error})" if last_error else ""))
-        time.sleep(interval)
-
-
-def docker_exec(container, *command):
-    result = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, timeout=60,
-                            check=False)
-    check(result.returncode == 0, f"docker exec {container} {' '.join(command)}: {result.stderr.strip()}")
+    return lab_checks.registry(base, auth, CA)
 
 
 def answers(base):
@@ -142,7 +87,7 @@ def unique(prefix):
 # -- accounts ------------------------------------------------------------------------------------------
 def accounts(name):
     """What must be identical on both nodes, without ids and times."""
-    api = Api(URLS[name])
+    api = harbor_api(URLS[name])
     users = {u["username"]: (u.get("email"), u.get("realname"), u.get("sysadmin_flag"))
              for u in api.every("/users")}
     projects, members, robot_list = {}, {}, api.every("/robots")  # without a Level: system robots only
@@ -174,7 +119,7 @@ def check_accounts_mirrored():
 def event_executions(name):
     """Executions of this node's event-based policy to its peer."""
     peer = B if name == A else A
-    api = Api(URLS[name])
+    api = harbor_api(URLS[name])
     policies = [p for p in api.every("/replication/policies", name=f"{PREFIX}{peer}-events")
                 if p["name"] == f"{PREFIX}{peer}-events"]
     check(len(policies) == 1, f"{name}: policy {PREFIX}{peer}-events not found")
@@ -217,7 +162,7 @@ def replicate_both_ways():
 def delete_tag_both_ways(image):
     repo = image.repo.split("/", 1)[1]
     started = time.monotonic()
-    response = Api(URLS[A]).call("DELETE", f"/projects/{PROJECT}/repositories/{quote(quote(repo, safe=''), safe='')}"
+    response = harbor_api(URLS[A]).call("DELETE", f"/projects/{PROJECT}/repositories/{quote(quote(repo, safe=''), safe='')}"
                                            f"/artifacts/{image.digest}/tags/1.0")
     check(response.status_code == 200, f"delete tag on {A}: {response.status_code} {response.text[:200]}")
     wait_for(f"the tag deletion to reach {B}", lambda: digest_on(B, image.repo, "1.0") is None, 60)
@@ -269,7 +214,7 @@ class Load(threading.Thread):
         self.results = []  # (monotonic time, error or None, seconds)
 
     def run(self):
-        client, api = registry(LB_URL, ROBOT), Api(LB_URL)
+        client, api = registry(LB_URL, ROBOT), harbor_api(LB_URL)
         deadline, turn = time.monotonic() + 180, 0
         while not self.stop_event.is_set() and time.monotonic() < deadline:
             started, error = time.monotonic(), None

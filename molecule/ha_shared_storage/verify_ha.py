@@ -14,7 +14,6 @@ starting with FIGURE. Exits non-zero on the first failed check.
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -25,8 +24,10 @@ import requests
 CONFIG = json.loads(sys.argv[1])
 sys.path.insert(0, CONFIG["repo"])  # tests.images: synthetic images pushed over /v2, no docker pull
 
-from harbor_emulator.registry_client import RegistryClient, RegistryError  # noqa: E402
+from harbor_emulator.registry_client import RegistryError  # noqa: E402
+from tests import lab_checks  # noqa: E402
 from tests.images import push_image  # noqa: E402
+from tests.lab_checks import check, docker_exec, figure, wait_for  # noqa: E402
 
 PASSWORD = os.environ["HARBOR_PASSWORD"]
 ADMIN = ("admin", PASSWORD)
@@ -36,65 +37,15 @@ VIP_URL = f"{SCHEME}://{CONFIG['vip']}"
 NODE_URLS = {name: f"{SCHEME}://{address}" for name, address in CONFIG["nodes"].items()}
 LBS = CONFIG["loadbalancers"]
 HARBOR_UNITS = CONFIG["harbor_units"]
-REQUEST_TIMEOUT = 5
 MIN_LOAD_SECONDS = 22
 
 
-def figure(name, value):
-    print(f"FIGURE {name}: {value}", flush=True)
+def harbor_api(base):
+    return lab_checks.Api(base, ADMIN, CA)
 
 
-def check(condition, message):
-    if not condition:
-        print(f"FAILED: {message}", flush=True)
-        sys.exit(1)
-
-
-class Api:
-    """Cookie-less Harbor API client (Harbor's CSRF rule) for one base URL."""
-
-    def __init__(self, base):
-        self.base = base
-        self.session = requests.Session()
-        self.session.trust_env = False  # see registry()
-        self.session.auth = ADMIN
-        self.session.verify = CA
-
-    def call(self, method, path, **kwargs):
-        response = self.session.request(method, f"{self.base}/api/v2.0{path}", timeout=REQUEST_TIMEOUT, **kwargs)
-        self.session.cookies.clear()
-        return response
-
-
-def registry(base, timeout=REQUEST_TIMEOUT):
-    """A /v2 client that verifies with the lab CA: requests lets REQUESTS_CA_BUNDLE (set on some
-    machines) override a session's `verify`, and a proxy from the environment must not see lab traffic."""
-    client = RegistryClient(base, *ADMIN, verify=CA, timeout=timeout)
-    client.session.trust_env = False
-    return client
-
-
-def wait_for(what, probe, timeout, interval=0.2):
-    """Seconds until probe() is truthy; fails the run after `timeout` seconds."""
-    started = time.monotonic()
-    last_error = None
-    while True:
-        try:
-            if probe():
-                return time.monotonic() - started
-        except (requests.RequestException, RegistryError) as exc:
-            last_error = exc
-        if time.monotonic() - started > timeout:
-            check(False, f"{what}: not within {timeout} s" + (f" (last error: {last_error})" if last_error else ""))
-        time.sleep(interval)
-
-
-def docker_exec(container, *command, check_rc=True):
-    result = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True,
-                            timeout=60, check=False)
-    if check_rc:
-        check(result.returncode == 0, f"docker exec {container} {' '.join(command)}: {result.stderr.strip()}")
-    return result
+def registry(base, timeout=lab_checks.TIMEOUT):
+    return lab_checks.registry(base, ADMIN, CA, timeout)
 
 
 def holds_vip(lb):
@@ -107,7 +58,7 @@ def vip_holders():
 
 
 def pings(base):
-    return Api(base).call("GET", "/ping").text.strip() == "Pong"
+    return harbor_api(base).call("GET", "/ping").text.strip() == "Pong"
 
 
 class Load(threading.Thread):
@@ -121,7 +72,7 @@ class Load(threading.Thread):
 
     def run(self):
         client = registry(VIP_URL)
-        api = Api(VIP_URL)
+        api = harbor_api(VIP_URL)
         deadline = time.monotonic() + 180  # bounded even if nobody stops it
         turn = 0
         while not self.stop_event.is_set() and time.monotonic() < deadline:
@@ -169,7 +120,7 @@ class Load(threading.Thread):
 
 def check_everything_on_every_node(project, username, image):
     for name, base in {"vip": VIP_URL, **NODE_URLS}.items():
-        api = Api(base)
+        api = harbor_api(base)
         response = api.call("GET", f"/projects/{project}")
         check(response.status_code == 200, f"project {project} not readable on {name}: {response.status_code}")
         response = api.call("GET", "/users", params={"q": f"username={username}"})
@@ -236,7 +187,7 @@ def lb_failover(image, project, unit, settle=True):
     # Connections opened to the old holder die with the move: the client's first request on each
     # of its two (registry, API) fails once, by a reset or a read timeout. After that window every
     # request must succeed.
-    settled_at = moved_at + 2 * REQUEST_TIMEOUT + 1
+    settled_at = moved_at + 2 * lab_checks.TIMEOUT + 1
     time.sleep(max(settled_at - time.monotonic(), 0) + 4)
     load.stop()
     figure(f"VIP failover seconds (stop {unit} on {active} -> VIP on {standby})", f"{moved:.2f}")
@@ -283,7 +234,7 @@ def main():
     # Objects created through the VIP are read back from every node directly.
     suffix = uuid.uuid4().hex[:8]
     project, username = f"ha-verify-{suffix}", f"ha-verify-{suffix}"
-    api = Api(VIP_URL)
+    api = harbor_api(VIP_URL)
     response = api.call("POST", "/projects", json={"project_name": project, "metadata": {"public": "false"}})
     check(response.status_code == 201, f"create project through the VIP: {response.status_code} {response.text}")
     response = api.call("POST", "/users", json={"username": username, "password": f"Ha-{suffix}-Pass1",
