@@ -40,6 +40,8 @@ options:
   ca_path:
     description:
       - Path to a PEM file with the CA certificate(s) that signed the Harbor server certificate.
+      - If not set, the bundle named by the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable
+        is used, else the system's trust store.
     type: path
   timeout:
     description:
@@ -53,7 +55,9 @@ options:
     type: int
     default: 3
 requirements:
-  - requests
+  - urllib3 (installed with requests; 2.x tested)
 notes:
+  - Proxies come from the environment (E(HTTPS_PROXY), E(HTTP_PROXY), E(ALL_PROXY)), per Harbor host;
+    E(NO_PROXY) is honoured.
   - The modules keep no cookies, so Harbor's CSRF protection never applies to their basic-auth requests.
 """

@@ -117,7 +117,7 @@ robots:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import HAS_REQUESTS, HarborError
+from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import HAS_URLLIB3, HarborError
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.engine import (
     InvalidInput,
     client_from_params,
@@ -139,8 +139,8 @@ def main():
         limit=dict(type="int"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"))
+    if not HAS_URLLIB3:
+        module.fail_json(msg=missing_required_lib("urllib3"))
     params = module.params
     if "members" in params["gather"] and not params.get("project"):
         module.fail_json(msg="gather: members needs project")

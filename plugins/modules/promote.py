@@ -237,8 +237,8 @@ copied:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
+    HAS_URLLIB3,
+    URLLIB3_IMPORT_ERROR,
     HarborError,
 )
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.engine import (
@@ -260,8 +260,8 @@ def main():
     spec = harbor_argument_spec()
     spec.update(argument_spec())
     module = AnsibleModule(argument_spec=spec, **MODULE_KWARGS)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+    if not HAS_URLLIB3:
+        module.fail_json(msg=missing_required_lib("urllib3"), exception=str(URLLIB3_IMPORT_ERROR))
     try:
         validate(module.params)
     except InvalidInput as exc:

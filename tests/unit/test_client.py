@@ -43,8 +43,8 @@ def test_error_message_has_status_code_method_path_and_request_id(harbor):
 
 def test_create_returns_id_from_location_and_keeps_no_cookies(harbor):
     client = client_for(harbor)
-    client.get("/projects")  # the emulator hands out a sid cookie, like Harbor
-    assert len(client.session.cookies) == 0
+    answer = client.request("GET", "/projects")
+    assert "sid=" in answer.headers.get("Set-Cookie", "")  # the emulator hands out a sid cookie, like Harbor
     new_id, body = client.create("/projects", {"project_name": "fresh"})
     assert new_id == 2 and body is None  # would be a 403 CSRF failure if the cookie had been kept
 
@@ -221,3 +221,52 @@ def test_proxies_come_from_the_environment_once_and_no_proxy_is_honoured(monkeyp
         assert "cannot reach Harbor" in str(info.value) and len(_Proxy.seen) == 2
     finally:
         server.shutdown()
+
+
+class _Storage(http.server.BaseHTTPRequestHandler):
+    """Object storage behind a registry redirect: serves a blob, recording the headers it got."""
+    seen = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).seen.append(dict(self.headers))
+        body = b"layer bytes"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_blob_redirect_to_storage_is_followed_without_the_credentials():
+    storage = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Storage)
+    storage_url = "http://127.0.0.1:%d/bucket/blob?signature=abc" % storage.server_address[1]
+
+    class Registry(http.server.BaseHTTPRequestHandler):
+        seen = []
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            type(self).seen.append(self.headers.get("Authorization"))
+            self.send_response(307)
+            self.send_header("Location", storage_url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    registry = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    for server in (storage, registry):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = HarborClient("http://127.0.0.1:%d" % registry.server_address[1], "admin", "secret", retries=0)
+        response = client.open_blob("p/r", "sha256:" + "0" * 64)
+        assert response.raw.read() == b"layer bytes"
+        response.close()
+        assert Registry.seen and Registry.seen[0].startswith("Basic ")
+        # another host (port): the registry's credentials must not reach the storage
+        assert len(_Storage.seen) == 1 and "Authorization" not in _Storage.seen[0]
+    finally:
+        storage.shutdown()
+        registry.shutdown()

@@ -18,8 +18,8 @@ import copy
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.registryops.harbor.plugins.module_utils.harbor.client import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
+    HAS_URLLIB3,
+    URLLIB3_IMPORT_ERROR,
     HarborClient,
     HarborError,
 )
@@ -70,7 +70,39 @@ def normalise(value):
     return value
 
 
+# classes whose equal values have the same canonical form and the same repr
+PLAIN = (str, int, bool, type(None))
+
+
+def identical(a, b):
+    """True when a and b are equal with the same classes all the way down and dict keys in the same
+    order: then their canonical forms are equal, as are their reprs (what unordered lists sort by).
+    False also means "not sure": differs() then compares the canonical forms."""
+    cls = a.__class__
+    if cls is not b.__class__:
+        return False
+    if cls in PLAIN:
+        return a == b
+    if cls is dict:
+        if len(a) != len(b):
+            return False
+        for (key_a, value_a), (key_b, value_b) in zip(a.items(), b.items()):
+            if not (identical(key_a, key_b) and identical(value_a, value_b)):
+                return False
+        return True
+    if cls is list or cls is tuple:
+        if len(a) != len(b):
+            return False
+        for value_a, value_b in zip(a, b):
+            if not identical(value_a, value_b):
+                return False
+        return True
+    return False
+
+
 def differs(current, wanted, unordered=False):
+    if identical(current, wanted):  # most compared values of a run: no canonical forms to build
+        return False
     a, b = normalise(current), normalise(wanted)
     if unordered and isinstance(a, list) and isinstance(b, list):
         return sorted(a, key=repr) != sorted(b, key=repr)
@@ -166,8 +198,8 @@ class HarborModule(object):
 
     def run(self):
         module = self.module
-        if not HAS_REQUESTS:
-            module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        if not HAS_URLLIB3:
+            module.fail_json(msg=missing_required_lib("urllib3"), exception=str(URLLIB3_IMPORT_ERROR))
         params = module.params
         try:
             self.resource.validate(params)
