@@ -116,6 +116,15 @@ options:
       - The module reads the file as it is; Ansible Vault cannot decrypt it there. Keep secrets out of
         it (for example users whose password is set elsewhere, or with O(users) inline).
     type: path
+  content:
+    description:
+      - The structure as JSON or YAML text (what a file for O(src) would hold), for example a template
+        rendered by C(lookup('ansible.builtin.template', ...)). A mapping is taken as it is.
+      - A key may come from O(content) or from the option, not both. Mutually exclusive with O(src).
+      - Passed as one string, it costs ansible-core a fraction of what the same objects cost as task
+        arguments; the role registryops.harbor.registry_config uses it. It is never shown in the output
+        (it holds passwords).
+    type: raw
   purge:
     description:
       - Delete the objects of every kind the structure names (a top-level key, or a part of a project)

@@ -228,6 +228,33 @@ def test_structure_from_a_src_file(harbor, admin, tmp_path):
     assert harbor.request_counts()["total"] == 0
 
 
+def test_structure_as_content_text(harbor, admin):
+    """content: the structure as JSON (or YAML) text, e.g. a rendered template: the same result as
+    inline, the text never echoed, bad text failing before any request."""
+    desired = structure(harbor)
+    applied = state(harbor, {"content": json.dumps(desired)})
+    assert applied["changed"] and not applied.get("failed"), applied.get("msg")
+    assert applied["summary"]["create"] == 15
+    assert applied["invocation"]["module_args"]["content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    no_secret_in(applied)
+    harbor.reset_request_counts()
+    rerun = state(harbor, {"content": yaml.safe_dump(desired)})
+    assert not rerun["changed"] and rerun["summary"]["unchanged"] == 17
+    counts = harbor.request_counts()
+    assert counts["writes"] == 0 and counts["total"] == LIST_CALLS
+
+    harbor.reset_request_counts()
+    for args, message in [
+        ({"content": json.dumps({"users": desired["users"]}), "users": desired["users"]}, "users given both in content"),
+        ({"content": "projects: [unclosed"}, "content is neither JSON nor valid YAML"),
+        ({"content": "[1, 2]"}, "content must hold a mapping"),
+        ({"content": "{}", "src": "/nowhere.yml"}, "mutually exclusive"),
+    ]:
+        failed = state(harbor, args)
+        assert failed["failed"] and message in failed["msg"], (message, failed["msg"])
+    assert harbor.request_counts()["total"] == 0
+
+
 def test_a_developer_gets_a_clear_403(harbor, admin):
     admin.create_user("dev", password="Passw0rdDev1")
     result = state(harbor, {"users": []}, username="dev", password="Passw0rdDev1")

@@ -166,7 +166,8 @@ class HarborClient(object):
         self.base = url.rstrip("/")
         if self.base.endswith(API_PREFIX):
             self.base = self.base[: -len(API_PREFIX)]
-        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self.timeout = timeout  # seconds, for connecting and for each read
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.auth = basic_auth(username, password) if username else None
@@ -253,7 +254,7 @@ class HarborClient(object):
             self.request_count += 1
             try:
                 raw = manager.request(method, url, body=body, headers=sent, redirect=True,
-                                      retries=self._transport_retry, timeout=self.timeout,
+                                      retries=self._transport_retry, timeout=self._timeout,
                                       preload_content=not stream, decode_content=not stream)
             except urllib3.exceptions.HTTPError as exc:
                 if _is_tls_error(exc):

@@ -98,6 +98,7 @@ def state_argument_spec():
         replication_policies=dict(type="list", elements="dict"),
         config=dict(type="dict"),
         src=dict(type="path"),
+        content=dict(type="raw", no_log=True),
         purge=dict(type="bool", default=False),
         protected=dict(type="dict", options=protected, apply_defaults=True),
         parallel=dict(type="int", default=8),
@@ -972,44 +973,57 @@ class CountingClient(HarborClient):
         return super(CountingClient, self).request(*args, **kwargs)
 
 
-def parse_structure(path, text):
+def parse_structure(where, text):
     try:
         return json.loads(text)  # JSON first: a large file parses ~50x faster than as YAML
     except ValueError:
         if not HAS_YAML:
-            raise InvalidInput("src %s is not JSON, and reading YAML needs PyYAML on the host that runs the "
-                               "module" % path)
+            raise InvalidInput("%s is not JSON, and reading YAML needs PyYAML on the host that runs the "
+                               "module" % where)
         try:
             return yaml.load(text, Loader=YamlLoader)
         except yaml.YAMLError as exc:
-            raise InvalidInput("src %s is neither JSON nor valid YAML: %s" % (path, exc))
+            raise InvalidInput("%s is neither JSON nor valid YAML: %s" % (where, exc))
+
+
+def read_structure_text(params):
+    """(where, the structure as data) from `src` (a file) or `content` (its text, or a mapping)."""
+    if params.get("src"):
+        where = "src %s" % params["src"]
+        try:
+            with open(params["src"], "rb") as handle:
+                text = handle.read().decode("utf-8")
+        except (IOError, OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput("%s cannot be read: %s" % (where, exc))
+    else:
+        where, text = "content", params["content"]
+        if isinstance(text, dict):
+            return where, text
+        if not isinstance(text, str):
+            raise InvalidInput("content must be the structure as JSON or YAML text (or a mapping), not %s"
+                               % type(text).__name__)
+    with collector_skips_existing():
+        return where, parse_structure(where, text)
 
 
 def with_structure_file(params):
-    """The module's parameters with the structure's keys read from the file `src`."""
-    path = params["src"]
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except (IOError, OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("src %s cannot be read: %s" % (path, exc))
-    with collector_skips_existing():
-        data = parse_structure(path, text)
+    """The module's parameters with the structure's keys read from the file `src` or the text `content`."""
+    where, data = read_structure_text(params)
     if not isinstance(data, dict):
-        raise InvalidInput("src %s must hold a mapping of the structure's keys (%s)"
-                           % (path, ", ".join(STRUCTURE_KEYS)))
+        raise InvalidInput("%s must hold a mapping of the structure's keys (%s)"
+                           % (where, ", ".join(STRUCTURE_KEYS)))
     unknown = sorted(set(data) - set(STRUCTURE_KEYS))
     if unknown:
-        raise InvalidInput("src %s: unknown key(s) %s; the file holds only the structure's keys (%s)"
-                           % (path, ", ".join(map(str, unknown)), ", ".join(STRUCTURE_KEYS)))
+        raise InvalidInput("%s: unknown key(s) %s; it holds only the structure's keys (%s)"
+                           % (where, ", ".join(map(str, unknown)), ", ".join(STRUCTURE_KEYS)))
     both = sorted(k for k in data if params.get(k) is not None)
     if both:
-        raise InvalidInput("%s given both in src %s and as option(s): give each key once" % (", ".join(both), path))
+        raise InvalidInput("%s given both in %s and as option(s): give each key once" % (", ".join(both), where))
     spec = state_argument_spec()
     # lists of dicts, as they come from JSON or YAML, take the direct path: no deep copy of the whole file
     checked = SpecValidator(dict((k, spec[k]) for k in STRUCTURE_KEYS)).validate(data)
     if checked.error_messages:
-        raise InvalidInput("src %s: %s" % (path, "; ".join(checked.error_messages)))
+        raise InvalidInput("%s: %s" % (where, "; ".join(checked.error_messages)))
     merged = dict(params)
     merged.update((k, v) for k, v in checked.validated_parameters.items() if v is not None)
     return merged
@@ -1032,12 +1046,13 @@ def compact_arguments(module):
 
 class HarborState(object):
     def __init__(self):
-        self.module = StateAnsibleModule(argument_spec=state_argument_spec(), supports_check_mode=True)
+        self.module = StateAnsibleModule(argument_spec=state_argument_spec(), supports_check_mode=True,
+                                         mutually_exclusive=[("src", "content")])
 
     def run(self):
         module = self.module
         params = module.params
-        if params.get("src"):
+        if params.get("src") or params.get("content") is not None:
             try:
                 params = with_structure_file(params)
             except InvalidInput as exc:
