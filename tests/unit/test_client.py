@@ -186,17 +186,21 @@ def test_without_ca_path_the_environment_bundle_applies_as_with_requests(private
     assert HarborClient(url, retries=0).get("/projects") == []
 
 
+def answer(handler, body):
+    """A 200 with `body` from a local test server's handler."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class _Proxy(http.server.BaseHTTPRequestHandler):
     """Answers every request itself, recording the request line (a proxy sees absolute URLs)."""
     seen = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.seen.append(self.path)
-        body = b"[]"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, b"[]")
 
     def log_message(self, *args):
         pass
@@ -229,11 +233,7 @@ class _Storage(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         type(self).seen.append(dict(self.headers))
-        body = b"layer bytes"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, b"layer bytes")
 
     def log_message(self, *args):
         pass
