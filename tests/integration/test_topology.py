@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from harbor_emulator.registry_client import RegistryClient
+from harbor_emulator.registry_client import RegistryClient, RegistryError
 
 from ..conftest import ADMIN, Client, requires_distribution, start_harbor
 from ..emulator_process import EmulatorProcess
@@ -108,8 +108,19 @@ def wait_until(check, what, timeout=COPY_TIMEOUT):
         time.sleep(0.2)
 
 
+def digest_on(node, repo, ref):
+    """The digest of repo:ref on one node; None while replication has not yet created the project
+    there (a pull token for a project that does not exist grants nothing: 401, as in Harbor)."""
+    try:
+        return registry(node).head_manifest(repo, ref)
+    except RegistryError as exc:
+        if exc.status == 401:
+            return None
+        raise
+
+
 def digests(nodes, repo, ref):
-    return {name: registry(node).head_manifest(repo, ref) for name, node in nodes.items()}
+    return {name: digest_on(node, repo, ref) for name, node in nodes.items()}
 
 
 # -- validation before any write -------------------------------------------------------------------------
